@@ -1,0 +1,69 @@
+"""File readers behind one interface: :func:`read_file` detects the format and reads it.
+
+Formats: ZTF alert Avro (``ztf``), EROS-1 (``eros``), Catalina CSS (``css``) and any CSV
+with named columns (``csv``). Each yields :class:`Photometry` records, one per object.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from classifier.readers.base import Photometry, Reader, ReaderError, UpperLimits
+from classifier.readers.css import CssReader
+from classifier.readers.eros import ErosReader
+from classifier.readers.generic_csv import GenericCsvReader
+from classifier.readers.ztf import ZtfAlert, ZtfAvroReader, decode_alerts
+
+__all__ = [
+    "Photometry", "Reader", "ReaderError", "UpperLimits", "ZtfAlert", "decode_alerts",
+    "detect_reader", "read_file", "reader_names",
+]  # fmt: skip
+
+_HEAD_BYTES = 4096
+
+
+def _readers() -> list[Reader]:
+    # Most specific first: a CSS file is also a valid generic CSV.
+    return [ZtfAvroReader(), ErosReader(), CssReader(), GenericCsvReader()]
+
+
+def reader_names() -> list[str]:
+    return [reader.name for reader in _readers()]
+
+
+def _head(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as handle:
+                return handle.read(_HEAD_BYTES)
+        with open(path, "rb") as handle:
+            return handle.read(_HEAD_BYTES)
+    except (OSError, EOFError) as error:
+        raise ReaderError(
+            path, f"cannot open: {getattr(error, 'strerror', None) or error}"
+        ) from None
+
+
+def detect_reader(path: Path | str, format: str | None = None) -> Reader:
+    """The reader for ``path``: the one named by ``format``, else the first that sniffs it."""
+    path = Path(path)
+    readers = _readers()
+    if format is not None:
+        for reader in readers:
+            if reader.name == format:
+                return reader
+        raise ReaderError(path, f"unknown format {format!r}; choose one of {reader_names()}")
+    if not path.is_file():
+        raise ReaderError(path, "no such file")
+    head = _head(path)
+    for reader in readers:
+        if reader.sniff(path, head):
+            return reader
+    raise ReaderError(path, f"unrecognised format; supported: {reader_names()}")
+
+
+def read_file(path: Path | str, format: str | None = None) -> list[Photometry]:
+    """Every object in ``path`` (format detected unless given)."""
+    path = Path(path)
+    return list(detect_reader(path, format).read(path))
