@@ -103,7 +103,7 @@ def invalid_points(
             bad = ~(np.isfinite(values) & (values >= low) & (values <= high))
         for i in np.flatnonzero(bad):
             problems.setdefault(
-                int(i), f"{name}={values[i]:g} is not finite or outside [{low:g}, {high:g}]"
+                int(i), f"{name}={values[i]:.12g} is not finite or outside [{low:g}, {high:g}]"
             )
     return sorted(problems.items())
 

@@ -1,0 +1,44 @@
+"""Shared fixtures: the bundled samples, the real data beside the checkout, a numpy oracle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.grid import DmDtGrid
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "classifier" / "samples"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def reference_counts(t, m, grid: DmDtGrid) -> np.ndarray:
+    """The definition, written the slow and obvious way: numpy's histogram2d over every pair
+    i<j of the distinct (t, m) points with dt > 0."""
+    points = np.unique(np.column_stack([np.asarray(t, float), np.asarray(m, float)]), axis=0)
+    order = np.argsort(points[:, 0], kind="stable")
+    ts, ms = points[order, 0], points[order, 1]
+    i, j = np.triu_indices(len(ts), k=1)
+    dt, dm = ts[j] - ts[i], ms[j] - ms[i]
+    keep = dt > 0
+    counts, _, _ = np.histogram2d(dm[keep], dt[keep], bins=[grid.dm_edges, grid.dt_edges])
+    return counts.astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data (real survey data) is not beside this checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session", params=["crts", "scope"])
+def grid(request) -> DmDtGrid:
+    return DmDtGrid.preset(request.param)
