@@ -56,26 +56,32 @@ class EncodingError(ValueError):
     """Bytes that are not a valid accumulator encoding for the given grid."""
 
 
-def _check_point(t: float, mag: float, err: float) -> None:
-    for name, value, (low, high) in (("t", t, TIME_LIMITS), ("mag", mag, MAG_LIMITS)):
-        if not (math.isfinite(value) and low <= value <= high):
-            raise LightCurveError(name, f"{value!r} is not finite or outside [{low:g}, {high:g}]")
-    if not (math.isnan(err) or ERR_LIMITS[0] <= err <= ERR_LIMITS[1]):
-        raise LightCurveError("err", f"{err!r} is outside [{ERR_LIMITS[0]:g}, {ERR_LIMITS[1]:g}]")
+_REFUSALS = {
+    _kernels.BAD_TIME: ("t", TIME_LIMITS),
+    _kernels.BAD_MAG: ("mag", MAG_LIMITS),
+    _kernels.BAD_ERR: ("err", ERR_LIMITS),
+}
+
+
+def _as_float(name: str, value: object) -> float:
+    if isinstance(value, bool | str | bytes):
+        raise LightCurveError(name, f"{value!r} is not a number")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise LightCurveError(name, f"{value!r} is not a number") from None
 
 
 class DmDtAccumulator:
     """Raw dm-dt counts of one band, kept up to date as points arrive."""
 
-    __slots__ = ("_args", "_counts", "_err", "_m", "_n", "_t", "grid")
+    __slots__ = ("_counts", "_lut", "_n", "_points", "_tables", "grid")
 
     def __init__(self, grid: DmDtGrid, capacity: int = 64) -> None:
         self.grid = grid
-        self._args = grid.kernel_args
-        self._counts = np.zeros(grid.shape, dtype=np.int64)
-        self._t = np.empty(max(capacity, 2), dtype=np.float64)
-        self._m = np.empty_like(self._t)
-        self._err = np.empty_like(self._t)
+        self._lut, self._tables = grid.kernel_args
+        self._counts = np.zeros(grid.shape[::-1], dtype=np.int64)  # kernels count (dt, dm)
+        self._points = np.empty((3, max(capacity, 2)), dtype=np.float64)  # rows: t, mag, err
         self._n = 0
 
     # -- reading -----------------------------------------------------------------------
@@ -86,48 +92,51 @@ class DmDtAccumulator:
     @property
     def counts(self) -> np.ndarray:
         """Raw pair counts (read-only view), rows = dm bins, columns = dt bins."""
-        view = self._counts.view()
+        view = self._counts.T
         view.flags.writeable = False
         return view
 
     def points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Copies of the stored ``(t, mag, err)`` in time order (``err`` NaN where unknown)."""
-        n = self._n
-        return self._t[:n].copy(), self._m[:n].copy(), self._err[:n].copy()
+        t, mag, err = self._points[:, : self._n].copy()
+        return t, mag, err
 
     def image(self, method: Normalisation = "mahabal") -> np.ndarray:
         """The normalised dm-dt image of the points so far."""
-        return normalise(self._counts, self._n, method)
+        return normalise(self.counts, self._n, method)
 
     def light_curve(self, band: str = "single", object_id: str | None = None) -> LightCurve:
-        """The stored points as a :class:`LightCurve` (needs at least 2 points)."""
+        """The stored points as a :class:`LightCurve` (needs at least 2 points); errors are
+        kept only when every point has one."""
         t, mag, err = self.points()
-        return LightCurve(
-            t, mag, None if np.isnan(err).all() else np.nan_to_num(err), band, object_id
-        )
+        return LightCurve(t, mag, None if np.isnan(err).any() else err, band, object_id)
 
     # -- adding ------------------------------------------------------------------------
     def _reserve(self, extra: int) -> None:
         needed = self._n + extra
-        if needed <= len(self._t):
-            return
-        size = max(needed, 2 * len(self._t))
-        for name in ("_t", "_m", "_err"):
-            grown = np.empty(size, dtype=np.float64)
-            grown[: self._n] = getattr(self, name)[: self._n]
-            setattr(self, name, grown)
+        capacity = self._points.shape[1]
+        if needed > capacity:
+            grown = np.empty((3, max(needed, 2 * capacity)), dtype=np.float64)
+            grown[:, : self._n] = self._points[:, : self._n]
+            self._points = grown
 
     def add(self, t: float, mag: float, err: float = math.nan) -> bool:
         """Add one point in O(n); returns False when it was already stored (same t and mag)."""
-        t, mag, err = float(t), float(mag), float(err)
-        _check_point(t, mag, err)
-        if self._n == len(self._t):
+        # Only floats reach the compiled code (another type would compile a new version).
+        t = t if type(t) is float else _as_float("t", t)
+        mag = mag if type(mag) is float else _as_float("mag", mag)
+        err = err if type(err) is float else _as_float("err", err)
+        if self._n == self._points.shape[1]:
             self._reserve(1)
-        added = _kernels.insert_point(
-            self._t, self._m, self._err, self._n, t, mag, err, *self._args, self._counts
+        status = _kernels.insert_point(
+            self._points, self._n, t, mag, err, self._lut, self._tables, self._counts
         )
-        self._n += added
-        return bool(added)
+        if status < 0:
+            name, (low, high) = _REFUSALS[status]
+            value = {"t": t, "mag": mag, "err": err}[name]
+            raise LightCurveError(name, f"{value!r} is not finite or outside [{low:g}, {high:g}]")
+        self._n += status
+        return status == 1
 
     def add_many(self, t: object, mag: object, err: object | None = None) -> int:
         """Add points in any order (O(n) each); returns how many were new."""
@@ -143,7 +152,7 @@ class DmDtAccumulator:
                 raise LightCurveError("err", f"length {len(errs)} does not match t ({len(times)})")
         self._reserve(len(times))
         added = _kernels.insert_points(
-            self._t, self._m, self._err, self._n, times, mags, errs, *self._args, self._counts
+            self._points, self._n, times, mags, errs, self._lut, self._tables, self._counts
         )
         self._n += added
         return int(added)
@@ -154,7 +163,7 @@ class DmDtAccumulator:
         n = self._n
         top = int(self._counts.max(initial=0))
         width = next(w for w, dt in _COUNT_TYPES.items() if top <= np.iinfo(dt).max)
-        err = self._err[:n]
+        t, mag, err = self._points[:, :n]
         has_err = bool(n) and not np.isnan(err).all()
         header = _HEADER.pack(
             MAGIC,
@@ -167,9 +176,9 @@ class DmDtAccumulator:
         )
         parts = [
             header,
-            self._counts.astype(_COUNT_TYPES[width]).tobytes(),
-            self._t[:n].astype("<f8").tobytes(),
-            self._m[:n].astype("<f8").tobytes(),
+            self.counts.astype(_COUNT_TYPES[width]).tobytes(),
+            t.astype("<f8").tobytes(),
+            mag.astype("<f8").tobytes(),
         ]
         if has_err:
             parts.append(err.astype("<f8").tobytes())
@@ -207,8 +216,9 @@ class DmDtAccumulator:
         if n and not (np.isfinite(values[:2]).all() and np.all(np.diff(values[0]) >= 0)):
             raise EncodingError("stored times must be finite and sorted")
         acc = cls(grid, capacity=max(2 * n, 64))
-        acc._counts[:] = counts.reshape(n_dm, n_dt)
-        acc._t[:n], acc._m[:n] = values[0], values[1]
-        acc._err[:n] = values[2] if n_values == 3 else np.nan
+        acc._counts[:] = counts.reshape(n_dm, n_dt).T
+        acc._points[:n_values, :n] = values
+        if n_values == 2:
+            acc._points[2, :n] = np.nan
         acc._n = n
         return acc

@@ -136,7 +136,7 @@ class DmDtGrid:
 
     @property
     def kernel_args(self) -> tuple[np.ndarray, ...]:
-        """The grid as the compiled kernels take it (see :func:`_kernels.kernel_tables`)."""
+        """``(lut, tables)``: the grid as the compiled kernels take it (see ``_kernels``)."""
         return self._kernel_args
 
     def counts(self, t: object, m: object | None = None) -> np.ndarray:
@@ -145,9 +145,9 @@ class DmDtGrid:
         ``t`` and ``m`` may be in any order; pass a :class:`LightCurve` alone as ``t``.
         """
         times, mags = (t.t, t.mag) if isinstance(t, LightCurve) else _sorted_points(t, m)
-        out = np.zeros(self.shape, dtype=np.int64)
+        out = np.zeros(self.shape[::-1], dtype=np.int64)  # kernels count (dt, dm)
         _kernels.count_sorted(times, mags, *self.kernel_args, out)
-        return out
+        return np.ascontiguousarray(out.T)
 
     def counts_many(self, curves: Iterable[CurveLike]) -> np.ndarray:
         """Pair counts of many curves at once (in parallel), ``int64`` of ``(N, *shape)``."""
@@ -160,9 +160,9 @@ class DmDtGrid:
             mags.append(mc)
         offsets = np.zeros(len(times) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(tc) for tc in times])
-        out = np.zeros((len(times), *self.shape), dtype=np.int64)
+        out = np.zeros((len(times), *self.shape[::-1]), dtype=np.int64)  # kernels count (dt, dm)
         if times:
             _kernels.count_many_sorted(
                 np.concatenate(times), np.concatenate(mags), offsets, *self.kernel_args, out
             )
-        return out
+        return np.ascontiguousarray(out.transpose(0, 2, 1))
