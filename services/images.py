@@ -50,7 +50,14 @@ def write_image(result: DmDtImage, out: Path, survey: str | None = None) -> Path
     suffix = out.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise UsageError(f"--out must end in one of {OUTPUT_SUFFIXES}, got {out.name!r}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return _write(result, out, suffix, survey)
+    except OSError as error:
+        raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
+
+
+def _write(result: DmDtImage, out: Path, suffix: str, survey: str | None) -> Path:
     if suffix == ".png":
         name = result.object_id or "light curve"
         title = (

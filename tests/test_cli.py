@@ -103,6 +103,11 @@ def test_image_as_npy_and_default_output_name(samples, tmp_path, monkeypatch):
         (["image", "{samples}/css_1001009050644-LPV.csv", "--out", "x.gif"], "--out must end"),
         (["image", "{samples}/ztf_schema3.3_ZTF17aaajnnn.avro"], "no band with 2 or more"),
         (["image", "{samples}/PROVENANCE.md"], "unrecognised format"),
+        (["image", "{samples}"], "is a folder"),
+        (
+            ["image", "{samples}/css_1001009050644-LPV.csv", "--out", "/proc/x/y.png"],
+            "cannot write /proc/x/y.png",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(samples, tmp_path, capsys, monkeypatch, args, message):

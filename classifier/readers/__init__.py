@@ -54,6 +54,8 @@ def detect_reader(path: Path | str, format: str | None = None) -> Reader:
             if reader.name == format:
                 return reader
         raise ReaderError(path, f"unknown format {format!r}; choose one of {reader_names()}")
+    if path.is_dir():
+        raise ReaderError(path, "is a folder; give a light-curve file")
     if not path.is_file():
         raise ReaderError(path, "no such file")
     head = _head(path)
