@@ -84,7 +84,7 @@ def dc_magnitude(
     --------
     >>> m, e = dc_magnitude(18.0, 0.1, True, 16.0, 0.02, 0.3)
     >>> round(m, 4), round(e, 4)
-    (15.8425, 0.0201)
+    (15.8403, 0.022)
     """
     if magnr is None or distnr is None or not distnr < MAX_DISTNR or not math.isfinite(magnr):
         return None, None
