@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from classifier.bundle import BundleError
 from classifier.grid import PRESETS, GridError
 from classifier.lightcurve import LightCurveError
 from classifier.normalise import NORMALISATIONS
 from classifier.readers import ReaderError, reader_names
 from services.images import UsageError, demo_command, image_command
+from services.models import find_bundle
+from services.predict import predict_files
 
-INPUT_ERRORS = (ReaderError, LightCurveError, GridError, UsageError)
+INPUT_ERRORS = (ReaderError, LightCurveError, GridError, UsageError, BundleError, FileNotFoundError)
 
 
 def _version() -> str:
@@ -70,7 +73,78 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     demo.add_argument("--bins", choices=sorted(PRESETS), default="crts")
     demo.add_argument("--norm", choices=NORMALISATIONS, default="mahabal")
+
+    predict = commands.add_parser(
+        "predict",
+        help="classify light-curve files with an ONNX model bundle",
+        description="Classify every object and band of the given files (folders recurse) "
+        "with a model bundle. CSV columns: path, object_id, band, n_points, label, confidence, "
+        "unknown, p_<class>..., error.",
+    )
+    predict.add_argument("paths", type=Path, nargs="+", help="files or folders")
+    predict.add_argument(
+        "--model",
+        help="bundle name in the models folder, or a bundle path (default: the only bundle there)",
+    )
+    predict.add_argument("--out", type=Path, help="CSV file (default: standard output)")
+
+    train = commands.add_parser(
+        "train",
+        help="train the CNNs, the hybrid and the random forest on CSS light curves",
+        description="Train every candidate on a folder of <CSS_ID>-<CLASS>.csv files, evaluate "
+        "them on the test split, write the report, and optionally install the best bundle. "
+        "Needs the training extra: pip install 'dmdt-stream[training]'.",
+    )
+    train.add_argument("data_dir", type=Path, help="folder of CSS light curves")
+    train.add_argument("--out", type=Path, default=Path("runs/css"), help="run folder")
+    train.add_argument("--bins", choices=sorted(PRESETS), default="crts")
+    train.add_argument("--seed", type=int, default=2017)
+    train.add_argument(
+        "--variants", type=int, default=3, help="partial views per training curve (default 3)"
+    )
+    train.add_argument(
+        "--architectures",
+        nargs="+",
+        default=None,
+        help="networks to train (default: mahabal2017 dmdtnet hybrid)",
+    )
+    train.add_argument("--epochs", type=int, default=None, help="maximum epochs per network")
+    train.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="use at most this many curves a class (quick runs)",
+    )
+    train.add_argument(
+        "--install", action="store_true", help="copy the shipped bundle into the models folder"
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure a training run on its test split and write the report",
+    )
+    evaluate.add_argument("data_dir", type=Path, help="folder of CSS light curves")
+    evaluate.add_argument("--run", type=Path, default=Path("runs/css"), help="run folder")
+    evaluate.add_argument(
+        "--out", type=Path, default=None, help="report folder (default: RUN/report)"
+    )
     return parser
+
+
+def predict_command(paths: list[Path], model: str | None, out: Path | None) -> None:
+    from classifier.inference import OnnxClassifier  # noqa: PLC0415 - onnxruntime loads slowly
+
+    classifier = OnnxClassifier(find_bundle(model))
+    if out is None:
+        done, failed = predict_files(classifier, paths, sys.stdout)
+    else:
+        with open(out, "w", newline="") as handle:
+            done, failed = predict_files(classifier, paths, handle)
+    print(
+        f"{done} curves classified, {failed} rows with an error "
+        f"(model {classifier.bundle.name}, {classifier.provider})",
+        file=sys.stderr,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             for what, png in written:
                 print(f"{what:<{width}}  {png}")
             print(f"{len(written)} dm-dt images (PNG + JSON) in {args.out.resolve()}")
+        elif args.command == "predict":
+            predict_command(args.paths, args.model, args.out)
+        else:  # training needs the training extra: imported only when asked for
+            from services.training_commands import evaluate_command, train_command  # noqa: PLC0415
+
+            if args.command == "train":
+                train_command(args)
+            else:
+                evaluate_command(args.data_dir, args.run, args.out)
     except INPUT_ERRORS as error:
         print(f"dmdt: error: {error}", file=sys.stderr)
         return 2

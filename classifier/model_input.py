@@ -1,0 +1,40 @@
+"""Model inputs from light curves or stored counts: the one definition shared by training,
+``dmdt predict`` and the stream worker, so that a model sees at run time exactly what it saw
+in training.
+
+* ``image``: ``(N, 1, n_dm, n_dt)`` float32, the ``mahabal`` image scaled by 1/255, i.e. the
+  fraction of all pairs ``n(n-1)/2`` that fall in each bin;
+* ``features``: ``(N, F)`` float32 from :func:`classifier.features.feature_matrix`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from classifier.features import feature_matrix
+from classifier.grid import DmDtGrid
+from classifier.lightcurve import LightCurve
+from classifier.normalise import normalise
+
+IMAGE_NORMALISATION = "mahabal"
+IMAGE_SCALE = 1.0 / 255.0
+
+
+def images_from_counts(counts: np.ndarray, n_points: np.ndarray | int) -> np.ndarray:
+    """``(N, 1, n_dm, n_dt)`` model images from a stack of raw counts."""
+    stack = counts if counts.ndim == 3 else counts[None]
+    images = normalise(stack, n_points, IMAGE_NORMALISATION) * np.float32(IMAGE_SCALE)
+    return images[:, None].astype(np.float32)
+
+
+def model_inputs(
+    curves: Sequence[LightCurve], grid: DmDtGrid, with_features: bool
+) -> dict[str, np.ndarray]:
+    """``{"image": ..., ["features": ...]}`` for a batch of curves."""
+    counts = grid.counts_many(curves)
+    inputs = {"image": images_from_counts(counts, np.array([len(c) for c in curves]))}
+    if with_features:
+        inputs["features"] = feature_matrix(curves)
+    return inputs

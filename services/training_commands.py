@@ -1,0 +1,54 @@
+"""``dmdt train`` and ``dmdt evaluate``: thin wrappers over :mod:`training` (which needs the
+training extra, so this module is imported only when one of these commands runs)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import warnings
+from pathlib import Path
+
+from services.models import models_dir
+from training.evaluate import evaluate
+from training.nets import ARCHITECTURES
+from training.pipeline import TrainSettings, train
+from training.report import write_report
+
+_KEPT = ("card.json", "model.onnx")
+
+
+def _quiet_exporter() -> None:
+    """torch's ONNX exporter logs warnings about optional packages; they are not ours."""
+    warnings.filterwarnings("ignore", module="torch")
+    logging.getLogger("torch").setLevel(logging.ERROR)
+
+
+def evaluate_command(data_dir: Path, run_dir: Path, out_dir: Path | None) -> str:
+    results = evaluate(data_dir, run_dir)
+    summary = write_report(results, run_dir, out_dir or run_dir / "report")
+    print(f"report: {summary}")
+    return results["shipped"]
+
+
+def train_command(args: argparse.Namespace) -> None:
+    _quiet_exporter()
+    settings = TrainSettings(
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        bins=args.bins,
+        seed=args.seed,
+        variants=args.variants,
+        architectures=tuple(args.architectures or ARCHITECTURES),
+        max_epochs=args.epochs,
+        per_class=args.per_class,
+    )
+    train(settings)
+    shipped = evaluate_command(args.data_dir, args.out, None)
+    if args.install:
+        source = args.out / "candidates" / shipped
+        target = models_dir() / f"css-{shipped}"
+        target.mkdir(parents=True, exist_ok=True)
+        for name in _KEPT:
+            shutil.copy2(source / name, target / name)
+        print(f"installed {target}")

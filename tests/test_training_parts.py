@@ -1,0 +1,104 @@
+"""Units of training/: split, partial views, backgrounds, metrics, temperature."""
+
+import numpy as np
+import pytest
+
+from classifier.lightcurve import LightCurve
+from training.augment import MIN_POINTS, partial_view, with_partial_views
+from training.backgrounds import compute_backgrounds, robust_pca
+from training.dataset import Split, label_of
+from training.fit import class_weights, fit_temperature
+from training.metrics import (
+    classification_metrics,
+    expected_calibration_error,
+    reweighted_accuracy,
+    unknown_separation,
+)
+from training.paper import CLASSES
+
+
+def _names(per_class: int) -> dict[str, str]:
+    labels = [*CLASSES, "HADS", "ELL"]
+    return {f"{i:013d}-{label}.csv": label for label in labels for i in range(per_class)}
+
+
+def test_split_is_stratified_disjoint_and_reproducible(tmp_path):
+    names = _names(40)
+    split = Split.make(names, seed=7)
+    parts = split.parts
+    everything = [n for part in parts.values() for n in part]
+    assert sorted(everything) == sorted(names)  # disjoint and complete
+    assert {label_of(n) for n in parts["other"]} == {"HADS", "ELL"}
+    for label in CLASSES:
+        assert sum(label_of(n) == label for n in parts["test"]) == 6  # 15% of 40
+        assert sum(label_of(n) == label for n in parts["val"]) == 6
+    assert Split.make(names, seed=7) == split and Split.make(names, seed=8) != split
+    split.save(tmp_path / "split.json")
+    assert Split.load(tmp_path / "split.json") == split
+    with pytest.raises(ValueError, match=r"not a <CSS_ID>-<CLASS>\.csv"):
+        label_of("nodash.csv")
+
+
+def test_partial_views_are_prefixes_or_subsets():
+    t = np.arange(300.0) * 1.7
+    curve = LightCurve(t, 15 + 0.3 * np.sin(t), np.full(300, 0.05))
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        view = partial_view(curve, rng)
+        assert MIN_POINTS <= len(view) <= len(curve)
+        assert np.isin(view.t, curve.t).all() and view.err is not None
+    curves, labels = with_partial_views([curve, curve], ["EW", "EA"], variants=3, seed=0)
+    assert len(curves) == 8 and labels == ["EW", "EA"] * 4
+
+
+def test_backgrounds_have_the_grid_shape_and_the_right_statistics():
+    rng = np.random.default_rng(0)
+    images = rng.random((140, 4, 5)).astype(np.float32)
+    labels = [CLASSES[i % 7] for i in range(140)]
+    backgrounds = compute_backgrounds(images, labels, CLASSES)
+    assert set(backgrounds) == {"cadence", "max", "rpca", *(f"class:{c}" for c in CLASSES)}
+    np.testing.assert_allclose(backgrounds["cadence"], images.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(backgrounds["class:EW"], np.median(images[0::7], axis=0))
+    medians = np.stack([backgrounds[f"class:{c}"] for c in CLASSES])
+    np.testing.assert_allclose(backgrounds["max"], medians.max(axis=0))
+    assert all(image.shape == (4, 5) for image in backgrounds.values())
+
+
+def test_robust_pca_separates_low_rank_from_sparse():
+    rng = np.random.default_rng(3)
+    low = rng.normal(size=(300, 2)) @ rng.normal(size=(2, 60))
+    sparse = (rng.random((300, 60)) < 0.05) * rng.normal(0, 10, (300, 60))
+    recovered, _ = robust_pca(low + sparse)
+    assert np.linalg.norm(recovered - low) / np.linalg.norm(low) < 1e-3
+
+
+def test_metrics_on_known_cases():
+    labels = np.array([0, 1, 2, 3, 4, 5, 6] * 3)
+    perfect = np.eye(7)[labels]
+    metrics = classification_metrics(perfect, labels)
+    assert metrics["macro_f1"] == 1.0 and metrics["accuracy"] == 1.0
+    assert metrics["reweighted_accuracy"] == pytest.approx(1.0)
+    assert np.allclose(np.diag(metrics["confusion_row_normalised"]), 1.0)
+    assert expected_calibration_error(perfect, labels) == 0.0
+    overconfident = np.full((100, 7), 0.0)
+    overconfident[:, 0] = 1.0  # always class 0 with certainty: right 1 time in 7
+    assert expected_calibration_error(overconfident, np.arange(100) % 7) > 0.8
+    only_ew = np.zeros(7)
+    only_ew[0] = 1.0
+    assert reweighted_accuracy(only_ew) == pytest.approx(30743 / 45851)
+    known = np.tile([0.9, 0.1, 0, 0, 0, 0, 0], (10, 1))
+    other = np.tile([0.4, 0.3, 0.3, 0, 0, 0, 0], (10, 1))
+    result = unknown_separation(known, other, threshold=0.5)
+    assert result == {"roc_auc": 1.0, "flagged_known": 0.0, "flagged_other": 1.0}
+
+
+def test_class_weights_and_temperature():
+    weights = class_weights(np.array([0, 0, 0, 1]), 2)
+    assert weights.tolist() == pytest.approx([2 / 3, 2.0])
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 2000)
+    logits = np.eye(3)[labels] * 2.0 + rng.normal(0, 1.0, (2000, 3))
+    # Logits sharpened 5x are over-confident: the fitted temperature undoes about that much.
+    assert fit_temperature(logits * 5, labels) == pytest.approx(
+        5 * fit_temperature(logits, labels), rel=0.05
+    )

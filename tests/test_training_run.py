@@ -1,0 +1,117 @@
+"""End to end on real CSS curves, tiny: dmdt train -> report -> install -> dmdt predict."""
+
+import csv
+import json
+
+import pytest
+
+from classifier.bundle import BundleError, load_bundle
+from services.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_run(shared_data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("training")
+    models = root / "models"
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DMDT_MODELS_DIR", str(models))
+    code = main(
+        [
+            "train",
+            str(shared_data / "crts_css" / "lightcurves"),
+            "--out",
+            str(root / "run"),
+            "--per-class",
+            "20",
+            "--epochs",
+            "2",
+            "--variants",
+            "1",
+            "--install",
+        ]
+    )
+    yield root, code
+    patch.undo()
+
+
+def test_train_writes_candidates_report_and_installs_a_bundle(tiny_run):
+    root, code = tiny_run
+    assert code == 0
+    run = root / "run"
+    info = json.loads((run / "run.json").read_text())
+    assert set(info["candidates"]) == {"mahabal2017", "dmdtnet", "hybrid", "forest"}
+    for name in ("mahabal2017", "dmdtnet", "hybrid"):
+        assert info["candidates"][name]["onnx_max_abs_logit_diff"] < 1e-4
+        bundle = load_bundle(run / "candidates" / name)
+        assert bundle.card.classes == ["EW", "EA", "RRab", "RRc", "RRd", "RS_CVn", "LPV"]
+        assert {"cadence", "max", "rpca", "class:EW"} <= set(bundle.backgrounds)
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["test"]) == 7 * 3 and split["seed"] == 2017  # 15% of 20 a class
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    assert set(evaluation["models"]["hybrid"]["macro_f1_by_points"]) == {
+        "first_5",
+        "first_10",
+        "first_20",
+        "first_50",
+        "first_100",
+        "all",
+    }
+    report = run / "report"
+    for picture in (
+        "confusion.png",
+        "macro_f1_by_points.png",
+        "reliability.png",
+        "models.png",
+        "backgrounds.png",
+    ):
+        assert (report / picture).read_bytes().startswith(b"\x89PNG")
+    summary = (report / "summary.md").read_text()
+    assert "## Targets" in summary and "forest" in summary
+    installed = list((root / "models").iterdir())
+    assert len(installed) == 1 and installed[0].name == f"css-{evaluation['shipped']}"
+    assert load_bundle(installed[0]).card.name == installed[0].name
+
+
+def test_predict_with_the_installed_bundle(tiny_run, samples, tmp_path, capsys):
+    root, _ = tiny_run
+    (model,) = (root / "models").iterdir()
+    broken = tmp_path / "broken.avro"
+    broken.write_bytes(b"Obj\x01 not really")
+    out = tmp_path / "preds.csv"
+    assert (
+        main(["predict", str(samples), str(broken), "--model", str(model), "--out", str(out)]) == 0
+    )
+    rows = list(csv.DictReader(out.open()))
+    header = list(rows[0])
+    assert header[:7] == ["path", "object_id", "band", "n_points", "label", "confidence", "unknown"]
+    assert header[7:] == [f"p_{c}" for c in load_bundle(model).card.classes] + ["error"]
+    classified = [r for r in rows if r["label"]]
+    errors = [r for r in rows if r["error"]]
+    assert len(classified) == 25  # every band of every bundled object with >= 5 points
+    assert any("corrupt Avro" in r["error"] for r in errors if r["path"] == str(broken))
+    assert any(r["object_id"] == "ZTF17aaajnnn" for r in errors)  # no detections to classify
+    for row in classified:
+        total = sum(float(row[f"p_{c}"]) for c in load_bundle(model).card.classes)
+        assert total == pytest.approx(1.0, abs=1e-3)
+    assert "25 curves classified" in capsys.readouterr().err
+
+
+def test_a_tampered_bundle_is_refused(tiny_run, tmp_path):
+    root, _ = tiny_run
+    (model,) = (root / "models").iterdir()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("card.json", "model.onnx"):
+        (copy / name).write_bytes((model / name).read_bytes())
+    onnx = bytearray((copy / "model.onnx").read_bytes())
+    onnx[-10] ^= 0xFF
+    (copy / "model.onnx").write_bytes(bytes(onnx))
+    with pytest.raises(BundleError, match="sha256"):
+        load_bundle(copy)
+    card = json.loads((model / "card.json").read_text())
+    card["grid"]["dm_edges"] = card["grid"]["dm_edges"][:-1]
+    (copy / "model.onnx").write_bytes((model / "model.onnx").read_bytes())
+    (copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(BundleError, match="does not match the grid"):
+        load_bundle(copy)
+    assert main(["predict", str(tmp_path), "--model", str(copy)]) == 2

@@ -1,0 +1,127 @@
+"""``dmdt evaluate``: every candidate of a training run, measured on the test split.
+
+Networks are scored through their exported ONNX bundles (what ships is what is measured);
+the random forest through scikit-learn. Inputs are built once per set and shared: the full
+test curves, their first k points in time order, and the "other" classes. The model to ship
+is the network with the best *validation* macro-F1 (the test split only reports).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from classifier.bundle import CARD, load_bundle
+from classifier.inference import OnnxClassifier, softmax
+from classifier.model_input import model_inputs
+from training import forest
+from training.dataset import Split, load_examples
+from training.metrics import classification_metrics, unknown_separation
+from training.paper import CLASSES
+
+POINTS = (5, 10, 20, 50, 100, None)  # None: the whole curve
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trained model as the evaluation sees it: raw and calibrated probabilities."""
+
+    name: str
+    kind: str  # "network" or "forest"
+    score: Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]]
+    unknown_threshold: float | None
+    validation_macro_f1: float
+
+
+def _network(folder: Path, validation_f1: float) -> Candidate:
+    model = OnnxClassifier(load_bundle(folder))
+    temperature = model.bundle.card.temperature
+
+    def score(inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        logits = model.logits(inputs)
+        return softmax(logits), softmax(logits, temperature)
+
+    return Candidate(
+        folder.name, "network", score, model.bundle.card.unknown_threshold, validation_f1
+    )
+
+
+def _forest(folder: Path, validation_f1: float) -> Candidate:
+    model = forest.load(folder)
+
+    def score(inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        probabilities = model.predict_proba(inputs["features"])
+        return probabilities, probabilities
+
+    return Candidate("forest", "forest", score, None, validation_f1)
+
+
+def candidates(run_dir: Path) -> list[Candidate]:
+    run = json.loads((run_dir / "run.json").read_text())["candidates"]
+    found = []
+    for name, info in run.items():
+        folder = run_dir / "candidates" / name
+        if (folder / CARD).is_file():
+            found.append(_network(folder, info["validation_macro_f1"]))
+        elif (folder / forest.FILE).is_file():
+            found.append(_forest(folder, info["validation_macro_f1"]))
+    return found
+
+
+def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
+    """Metrics of every candidate (written to ``run_dir/evaluation.json``)."""
+    split = Split.load(run_dir / "split.json")
+    models = candidates(run_dir)
+    grid = next(
+        load_bundle(run_dir / "candidates" / m.name).grid for m in models if m.kind == "network"
+    )
+    test = load_examples(data_dir, split.parts["test"], "reading test")
+    other = load_examples(data_dir, split.parts["other"], "reading other")
+    labels = np.array([CLASSES.index(e.label) for e in test])
+    sets = {
+        f"first_{k}" if k else "all": model_inputs(
+            [e.curve.first(k) if k and len(e.curve) > k else e.curve for e in test], grid, True
+        )
+        for k in POINTS
+    }
+    other_inputs = model_inputs([e.curve for e in other], grid, True)
+    log(f"test {len(test)} curves, other {len(other)} curves, {len(models)} candidates")
+
+    results: dict = {
+        "models": {},
+        "test_size": len(test),
+        "other_size": len(other),
+        "other_classes": sorted({e.label for e in other}),
+    }
+    for model in models:
+        raw, calibrated = model.score(sets["all"])
+        metrics = classification_metrics(calibrated, labels)
+        metrics["ece_before_temperature"] = classification_metrics(raw, labels)["ece"]
+        metrics["macro_f1_by_points"] = {
+            name: classification_metrics(model.score(inputs)[1], labels)["macro_f1"]
+            for name, inputs in sets.items()
+        }
+        metrics["unknown"] = unknown_separation(
+            calibrated, model.score(other_inputs)[1], model.unknown_threshold
+        )
+        metrics["validation_macro_f1"] = model.validation_macro_f1
+        metrics["kind"] = model.kind
+        metrics["reliability"] = {
+            "confidence": calibrated.max(axis=1).tolist(),
+            "correct": (calibrated.argmax(axis=1) == labels).tolist(),
+            "confidence_raw": raw.max(axis=1).tolist(),
+        }
+        results["models"][model.name] = metrics
+        at_20 = metrics["macro_f1_by_points"]["first_20"]
+        log(
+            f"{model.name:>12}: test macro-F1 {metrics['macro_f1']:.3f}, accuracy "
+            f"{metrics['accuracy']:.3f}, at 20 points {at_20:.3f}"
+        )
+    networks = [m for m in models if m.kind == "network"]
+    results["shipped"] = max(networks, key=lambda m: m.validation_macro_f1).name
+    (run_dir / "evaluation.json").write_text(json.dumps(results))
+    return results

@@ -1,0 +1,80 @@
+"""Classification metrics of the report, from true labels and class probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from training.paper import CLASSES, PAPER_COUNTS
+
+ECE_BINS = 15
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Weighted mean |accuracy - confidence| over equal-width confidence bins."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, ECE_BINS + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, ECE_BINS - 1)
+    total = 0.0
+    for b in range(ECE_BINS):
+        inside = which == b
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total)
+
+
+def reweighted_accuracy(recall: np.ndarray) -> float:
+    """Accuracy if the classes occurred as in the paper's sample (two-thirds EW)."""
+    prior = np.array([PAPER_COUNTS[c] for c in CLASSES], dtype=np.float64)
+    return float(np.dot(prior / prior.sum(), recall))
+
+
+def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy, macro-F1, balanced and paper-reweighted accuracy, per-class scores and the
+    row-normalised confusion matrix (rows: true class, in :data:`CLASSES` order)."""
+    predicted = probabilities.argmax(axis=1)
+    classes = list(range(len(CLASSES)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=classes, zero_division=0
+    )
+    counts = confusion_matrix(labels, predicted, labels=classes).astype(np.float64)
+    rows = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    return {
+        "n": len(labels),
+        "accuracy": float((predicted == labels).mean()),
+        "macro_f1": float(
+            f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)
+        ),
+        "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
+        "reweighted_accuracy": reweighted_accuracy(recall),
+        "ece": expected_calibration_error(probabilities, labels),
+        "per_class": {
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(CLASSES)
+        },
+        "confusion_row_normalised": rows.tolist(),
+    }
+
+
+def unknown_separation(known: np.ndarray, other: np.ndarray, threshold: float | None) -> dict:
+    """How well ``1 - max probability`` flags the other classes: ROC AUC (other = positive)
+    and, at the card's threshold, the share flagged in each set."""
+    known_score, other_score = 1.0 - known.max(axis=1), 1.0 - other.max(axis=1)
+    truth = np.r_[np.zeros(len(known_score)), np.ones(len(other_score))]
+    result = {"roc_auc": float(roc_auc_score(truth, np.r_[known_score, other_score]))}
+    if threshold is not None:
+        result["flagged_known"] = float((known.max(axis=1) < threshold).mean())
+        result["flagged_other"] = float((other.max(axis=1) < threshold).mean())
+    return result

@@ -1,0 +1,198 @@
+"""``dmdt train``: from a folder of CSS light curves to candidate model bundles.
+
+Steps: split (written to ``split.json``); read; add partial views of the training curves;
+build images and features once; train each network (early stopping on validation), fit its
+temperature and unknown threshold on validation, export it as a checked ONNX bundle under
+``candidates/<architecture>``; fit the random-forest baseline on the same features; compute
+the backgrounds; write ``run.json``. ``dmdt evaluate`` then measures everything on the test
+split and names the model to ship.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+
+from classifier.grid import DmDtGrid
+from classifier.model_input import model_inputs
+from training import forest
+from training.augment import MIN_POINTS, with_partial_views
+from training.backgrounds import compute_backgrounds
+from training.dataset import Example, Split, list_css, load_examples
+from training.export import write_bundle
+from training.fit import PAPER_FIT, FitConfig, fit, fit_temperature, predict_logits
+from training.nets import ARCHITECTURES, build, uses_features
+from training.paper import CLASSES
+
+UNKNOWN_QUANTILE = 0.05  # 95% of known validation objects score above the threshold
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    data_dir: Path
+    out_dir: Path
+    bins: str = "crts"
+    seed: int = 2017
+    variants: int = 3
+    architectures: tuple[str, ...] = ARCHITECTURES
+    max_epochs: int | None = None  # None: each architecture's default
+    per_class: int | None = None  # keep at most this many curves a class (quick runs, tests)
+    version: str = "1.0.0"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _limit(names: dict[str, str], per_class: int | None, seed: int) -> dict[str, str]:
+    if per_class is None:
+        return names
+    rng = np.random.default_rng(seed)
+    kept = {}
+    for label in sorted(set(names.values())):
+        chosen = sorted(n for n, lab in names.items() if lab == label)
+        for i in sorted(rng.permutation(len(chosen))[:per_class]):
+            kept[chosen[i]] = label
+    return kept
+
+
+def _fit_config(architecture: str, settings: TrainSettings) -> FitConfig:
+    base = PAPER_FIT if architecture == "mahabal2017" else FitConfig(seed=settings.seed)
+    epochs = settings.max_epochs or base.max_epochs
+    return FitConfig(
+        lr=base.lr,
+        weight_decay=base.weight_decay,
+        batch_size=base.batch_size,
+        max_epochs=epochs,
+        patience=min(base.patience, max(epochs // 2, 1)),
+        seed=settings.seed,
+    )
+
+
+def _unknown_threshold(probabilities: np.ndarray) -> float:
+    return float(np.quantile(probabilities.max(axis=1), UNKNOWN_QUANTILE))
+
+
+def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
+def _labels(examples: list[Example]) -> list[str]:
+    return [e.label for e in examples]
+
+
+def train(settings: TrainSettings, log=print) -> dict:
+    """Run every step; returns (and writes to ``run.json``) what was trained and how it did."""
+    started = time.time()
+    out = settings.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    names = _limit(list_css(settings.data_dir), settings.per_class, settings.seed)
+    split = Split.make(names, settings.seed)
+    split.save(out / "split.json")
+    examples = {
+        part: load_examples(settings.data_dir, split.parts[part], f"reading {part}")
+        for part in ("train", "val")
+    }
+    log(
+        f"split (seed {settings.seed}): "
+        + ", ".join(f"{part} {len(names)}" for part, names in split.parts.items())
+    )
+
+    grid = DmDtGrid.preset(settings.bins)
+    curves, labels = with_partial_views(
+        [e.curve for e in examples["train"]],
+        _labels(examples["train"]),
+        settings.variants,
+        settings.seed,
+    )
+    y_train = np.array([CLASSES.index(label) for label in labels])
+    y_val = np.array([CLASSES.index(e.label) for e in examples["val"]])
+    log(
+        f"building images and features: {len(curves)} training views "
+        f"({settings.variants} partial views a curve), {len(y_val)} validation curves"
+    )
+    train_in = model_inputs(curves, grid, with_features=True)
+    val_in = model_inputs([e.curve for e in examples["val"]], grid, with_features=True)
+    mean = train_in["features"].mean(axis=0)
+    scale = np.maximum(train_in["features"].std(axis=0), 1e-6)
+    stats = (torch.as_tensor(mean), torch.as_tensor(scale))
+
+    full_train = model_inputs([e.curve for e in examples["train"]], grid, with_features=False)
+    backgrounds = compute_backgrounds(
+        full_train["image"][:, 0], _labels(examples["train"]), CLASSES
+    )
+    class_counts = {c: int(sum(lab == c for lab in _labels(examples["train"]))) for c in CLASSES}
+    training_data = {
+        "survey": "CSS (Catalina Sky Survey, Drake et al. 2014)",
+        "split_seed": settings.seed,
+        "train_curves": len(examples["train"]),
+        "train_views": len(curves),
+        "validation_curves": len(examples["val"]),
+        "train_per_class": class_counts,
+        "partial_views": f"{settings.variants} a curve: first k points (k log-uniform 5..n) "
+        "or a 30-100% subsample",
+    }
+
+    report = {"settings": {k: str(v) for k, v in asdict(settings).items()}, "candidates": {}}
+    for architecture in settings.architectures:
+        pick = (lambda d: d) if uses_features(architecture) else (lambda d: {"image": d["image"]})
+        model = build(architecture, grid.shape, len(CLASSES), stats)
+        result = fit(
+            model,
+            pick(train_in),
+            y_train,
+            pick(val_in),
+            y_val,
+            len(CLASSES),
+            _fit_config(architecture, settings),
+            desc=architecture,
+        )
+        logits = predict_logits(result.model, pick(val_in))
+        temperature = fit_temperature(logits, y_val)
+        probabilities = _softmax(logits, temperature)
+        val_f1 = float(f1_score(y_val, probabilities.argmax(axis=1), average="macro"))
+        folder = out / "candidates" / architecture
+        disagreement = write_bundle(
+            result.model,
+            folder,
+            name=f"css-{architecture}",
+            version=settings.version,
+            architecture=architecture,
+            grid=grid,
+            classes=CLASSES,
+            check_inputs={k: v[:256] for k, v in pick(val_in).items()},
+            temperature=temperature,
+            unknown_threshold=_unknown_threshold(probabilities),
+            min_points=MIN_POINTS,
+            backgrounds=backgrounds,
+            training_data=training_data,
+            metrics={"validation_macro_f1": val_f1, "best_epoch": result.best_epoch},
+        )
+        torch.save(result.model.state_dict(), folder / "weights.pt")
+        (folder / "history.json").write_text(json.dumps(result.history))
+        report["candidates"][architecture] = {
+            "validation_macro_f1": val_f1,
+            "best_epoch": result.best_epoch,
+            "temperature": temperature,
+            "onnx_max_abs_logit_diff": disagreement,
+        }
+        log(
+            f"{architecture}: validation macro-F1 {val_f1:.3f} (epoch {result.best_epoch}), "
+            f"T = {temperature:.2f}, ONNX vs PyTorch max |logit diff| {disagreement:.1e}"
+        )
+
+    model = forest.fit_forest(train_in["features"], y_train, settings.seed)
+    forest.save(model, out / "candidates" / "forest")
+    val_f1 = float(f1_score(y_val, model.predict(val_in["features"]), average="macro"))
+    report["candidates"]["forest"] = {"validation_macro_f1": val_f1}
+    log(f"forest: validation macro-F1 {val_f1:.3f}")
+
+    report["seconds"] = round(time.time() - started, 1)
+    (out / "run.json").write_text(json.dumps(report, indent=1))
+    log(f"done in {report['seconds']:.0f} s: {out}")
+    return report

@@ -1,0 +1,248 @@
+"""The evaluation report: PNG pictures and ``summary.md``, from ``evaluation.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from classifier.bundle import load_bundle
+from training.evaluate import POINTS
+from training.paper import CLASSES, DRAKE_CODES, PAPER_ACCURACY, PAPER_RECALL
+
+TARGET_MACRO_F1 = 0.80
+TARGET_PARTIAL_RATIO = 0.8  # macro-F1 at 20 points >= 0.8 x the full-curve macro-F1
+
+
+def _axis_labels() -> list[str]:
+    return [f"{DRAKE_CODES[c]} {c}" for c in CLASSES]
+
+
+def confusion_figure(metrics: dict, name: str, path: Path) -> None:
+    rows = np.array(metrics["confusion_row_normalised"]) * 100
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 5.6), layout="constrained", gridspec_kw={"width_ratios": [1.15, 1]}
+    )
+    shown = left.imshow(rows, cmap="Blues", vmin=0, vmax=100)
+    for i in range(len(CLASSES)):
+        for j in range(len(CLASSES)):
+            left.text(
+                j,
+                i,
+                f"{rows[i, j]:.0f}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if rows[i, j] > 55 else "black",
+            )
+    left.set_xticks(range(len(CLASSES)), _axis_labels(), rotation=45, ha="right")
+    left.set_yticks(range(len(CLASSES)), _axis_labels())
+    left.set_xlabel("predicted class (Drake code)")
+    left.set_ylabel("true class (Drake code)")
+    left.set_title(f"{name}: test split, row-normalised (%)")
+    fig.colorbar(shown, ax=left, shrink=0.8)
+    x = np.arange(len(CLASSES))
+    ours = np.diag(rows)
+    right.bar(x - 0.2, ours, 0.4, label=f"{name} (this work)")
+    right.bar(x + 0.2, [PAPER_RECALL[c] for c in CLASSES], 0.4, label="Mahabal et al. 2017, Fig. 3")
+    for i, value in enumerate(ours):
+        right.text(i - 0.2, value + 1, f"{value:.0f}", ha="center", fontsize=8)
+    right.set_xticks(x, _axis_labels(), rotation=45, ha="right")
+    right.set_ylim(0, 105)
+    right.set_ylabel("recall: diagonal of the confusion matrix (%)")
+    right.set_title("per-class recall beside the paper's")
+    right.legend(loc="lower left")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def points_figure(results: dict, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    labels = [str(k) if k else "all" for k in POINTS]
+    for name, metrics in results["models"].items():
+        values = [metrics["macro_f1_by_points"][f"first_{k}" if k else "all"] for k in POINTS]
+        ax.plot(labels, values, marker="o", label=name)
+    ax.axhline(TARGET_MACRO_F1, color="grey", linestyle=":", label="target 0.80 (all points)")
+    ax.set_xlabel("points used (the first k, in time order)")
+    ax.set_ylabel("test macro-F1")
+    ax.set_ylim(0, 1)
+    ax.set_title("Partial light curves: macro-F1 against the number of points")
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def reliability_figure(metrics: dict, name: str, path: Path) -> None:
+    data = metrics["reliability"]
+    correct = np.array(data["correct"], dtype=float)
+    edges = np.linspace(0, 1, 11)
+    fig, ax = plt.subplots(figsize=(5.8, 5.2), layout="constrained")
+    for key, label in (
+        ("confidence_raw", f"before: ECE {metrics['ece_before_temperature']:.3f}"),
+        ("confidence", f"temperature-scaled: ECE {metrics['ece']:.3f}"),
+    ):
+        confidence = np.array(data[key])
+        which = np.clip(np.digitize(confidence, edges[1:-1]), 0, 9)
+        xs, ys = [], []
+        for b in range(10):
+            inside = which == b
+            if inside.sum() >= 5:
+                xs.append(confidence[inside].mean())
+                ys.append(correct[inside].mean())
+        ax.plot(xs, ys, marker="o", label=label)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{name}: reliability on the test split")
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def comparison_figure(results: dict, path: Path) -> None:
+    names = list(results["models"])
+    keys = ("macro_f1", "balanced_accuracy", "accuracy", "reweighted_accuracy")
+    fig, ax = plt.subplots(figsize=(8.5, 4.6), layout="constrained")
+    x = np.arange(len(names))
+    for i, key in enumerate(keys):
+        values = [results["models"][n][key] for n in names]
+        ax.bar(x + (i - 1.5) * 0.2, values, 0.2, label=key.replace("_", " "))
+    ax.axhline(PAPER_ACCURACY, color="grey", linestyle=":", label="paper accuracy 0.83")
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 1)
+    ax.set_title("Test split: CNNs, hybrid and random forest")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def backgrounds_figure(bundle_dir: Path, path: Path) -> None:
+    bundle = load_bundle(bundle_dir)
+    names = list(bundle.backgrounds)
+    cols = 4
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.9 * rows), layout="constrained")
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        ax.imshow(bundle.backgrounds[name], origin="lower", aspect="auto", cmap="viridis")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    fig.suptitle("Backgrounds on the training set (rows: dm, columns: dt; fraction of pairs)")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _table(results: dict) -> list[str]:
+    lines = [
+        "| model | validation macro-F1 | test macro-F1 | balanced acc. | accuracy | "
+        "acc. at paper's class mix | macro-F1 at 20 points | ECE | unknown AUC |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in results["models"].items():
+        lines.append(
+            f"| {name} | {m['validation_macro_f1']:.3f} | {m['macro_f1']:.3f} | "
+            f"{m['balanced_accuracy']:.3f} | {m['accuracy']:.3f} | {m['reweighted_accuracy']:.3f}"
+            f" | {m['macro_f1_by_points']['first_20']:.3f} | {m['ece']:.3f} | "
+            f"{m['unknown']['roc_auc']:.3f} |"
+        )
+    return lines
+
+
+def write_report(results: dict, run_dir: Path, out_dir: Path) -> Path:
+    """All pictures and ``summary.md`` into ``out_dir``; returns the summary's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shipped = results["shipped"]
+    best = results["models"][shipped]
+    confusion_figure(best, shipped, out_dir / "confusion.png")
+    points_figure(results, out_dir / "macro_f1_by_points.png")
+    reliability_figure(best, shipped, out_dir / "reliability.png")
+    comparison_figure(results, out_dir / "models.png")
+    backgrounds_figure(run_dir / "candidates" / shipped, out_dir / "backgrounds.png")
+
+    forest = results["models"].get("forest")
+    recall = {c: 100 * best["per_class"][c]["recall"] for c in CLASSES}
+    at_20 = best["macro_f1_by_points"]["first_20"]
+    checks = [
+        (
+            f"test macro-F1 >= {TARGET_MACRO_F1}",
+            best["macro_f1"] >= TARGET_MACRO_F1,
+            f"{best['macro_f1']:.3f}",
+        ),
+        (
+            "every class's recall above the paper's diagonal",
+            all(recall[c] > PAPER_RECALL[c] for c in CLASSES),
+            ", ".join(f"{c} {recall[c]:.0f} vs {PAPER_RECALL[c]}" for c in CLASSES),
+        ),
+        (
+            "at least as good as the random forest (test macro-F1)",
+            forest is None or best["macro_f1"] >= forest["macro_f1"],
+            "no forest"
+            if forest is None
+            else f"{best['macro_f1']:.3f} vs {forest['macro_f1']:.3f}",
+        ),
+        (
+            f"macro-F1 at 20 points >= {TARGET_PARTIAL_RATIO} x full",
+            at_20 >= TARGET_PARTIAL_RATIO * best["macro_f1"],
+            f"{at_20:.3f} vs {TARGET_PARTIAL_RATIO * best['macro_f1']:.3f}",
+        ),
+    ]
+    lines = [
+        f"# Evaluation: {shipped} (shipped) and the other candidates",
+        "",
+        f"Test split: {results['test_size']} CSS light curves of the 7 classes of Mahabal et al."
+        f" (2017); 'other' set: {results['other_size']} curves of "
+        f"{', '.join(results['other_classes'])}. The shipped model is the network with the best "
+        "validation macro-F1; the test split only reports.",
+        "",
+        "## Targets",
+        "",
+        "| target | met | figure |",
+        "|---|---|---|",
+        *[f"| {what} | {'yes' if ok else 'NO'} | {figure} |" for what, ok, figure in checks],
+        "",
+        "## All candidates",
+        "",
+        *_table(results),
+        "",
+        "'acc. at paper's class mix' reweights per-class recall to the paper's sample "
+        "(EW 30743, EA 4683, RRab 2420, RRc 5469, RRd 502, RS CVn 1522, LPV 512); the paper "
+        f"reports {PAPER_ACCURACY:.2f} accuracy on that mix. 'unknown AUC' is the ROC AUC of "
+        "1 - top probability separating the 'other' classes from the test split.",
+        "",
+        "## Pictures",
+        "",
+        "![confusion matrix](confusion.png)",
+        "",
+        "![macro-F1 by points](macro_f1_by_points.png)",
+        "",
+        "![reliability](reliability.png)",
+        "",
+        "![models](models.png)",
+        "",
+        "![backgrounds](backgrounds.png)",
+        "",
+        "## Per-class scores of the shipped model (test)",
+        "",
+        "| class (code) | precision | recall | F1 | support | paper recall |",
+        "|---|---:|---:|---:|---:|---:|",
+        *[
+            f"| {c} ({DRAKE_CODES[c]}) | {best['per_class'][c]['precision']:.2f} | "
+            f"{best['per_class'][c]['recall']:.2f} | {best['per_class'][c]['f1']:.2f} | "
+            f"{best['per_class'][c]['support']} | {PAPER_RECALL[c] / 100:.2f} |"
+            for c in CLASSES
+        ],
+        "",
+        f"Unknown flag of the shipped model (top probability below the card's threshold): "
+        f"{100 * best['unknown'].get('flagged_known', 0):.0f}% of test objects, "
+        f"{100 * best['unknown'].get('flagged_other', 0):.0f}% of 'other' objects.",
+    ]
+    summary = out_dir / "summary.md"
+    summary.write_text("\n".join(lines) + "\n")
+    return summary
