@@ -148,3 +148,24 @@ def test_demo_renders_every_bundled_sample(tmp_path, capsys):
     pngs = sorted(tmp_path.glob("*.png"))
     assert len(pngs) == len(sorted(tmp_path.glob("*.json"))) == 25
     assert "25 dm-dt images" in out and "RRab" in out and "ZTF17aaacxxf band r" in out
+
+
+def test_predict_with_the_shipped_model(samples, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DMDT_MODELS_DIR", raising=False)
+    out = tmp_path / "preds.csv"
+    assert (
+        main(
+            [
+                "predict",
+                str(samples / "css_1001009050644-LPV.csv"),
+                str(samples / "css_1001006032764-RRab.csv"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = {r["object_id"]: r for r in __import__("csv").DictReader(out.open())}
+    assert rows["1001009050644"]["label"] == "LPV"
+    assert rows["1001006032764"]["label"] == "RRab"
+    assert "model css-hybrid, CPUExecutionProvider" in capsys.readouterr().err

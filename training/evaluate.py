@@ -72,6 +72,28 @@ def candidates(run_dir: Path) -> list[Candidate]:
     return found
 
 
+def _record_in_card(folder: Path, metrics: dict) -> None:
+    """Put the headline test figures into the bundle's card (the hash covers the ONNX only)."""
+    card = json.loads((folder / CARD).read_text())
+    card["metrics"]["test"] = {
+        key: metrics[key]
+        for key in (
+            "n",
+            "macro_f1",
+            "accuracy",
+            "balanced_accuracy",
+            "reweighted_accuracy",
+            "ece",
+            "ece_before_temperature",
+            "macro_f1_by_points",
+        )
+    }
+    card["metrics"]["test"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
+    card["metrics"]["test"]["unknown_roc_auc"] = metrics["unknown"]["roc_auc"]
+    (folder / CARD).write_text(json.dumps(card, indent=1))
+    load_bundle(folder)
+
+
 def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
     """Metrics of every candidate (written to ``run_dir/evaluation.json``)."""
     split = Split.load(run_dir / "split.json")
@@ -116,6 +138,8 @@ def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
             "confidence_raw": raw.max(axis=1).tolist(),
         }
         results["models"][model.name] = metrics
+        if model.kind == "network":
+            _record_in_card(run_dir / "candidates" / model.name, metrics)
         at_20 = metrics["macro_f1_by_points"]["first_20"]
         log(
             f"{model.name:>12}: test macro-F1 {metrics['macro_f1']:.3f}, accuracy "
