@@ -12,6 +12,7 @@ from training.metrics import (
     classification_metrics,
     expected_calibration_error,
     reweighted_accuracy,
+    shift_to_paper_prior,
     unknown_separation,
 )
 from training.paper import CLASSES
@@ -102,3 +103,10 @@ def test_class_weights_and_temperature():
     assert fit_temperature(logits * 5, labels) == pytest.approx(
         5 * fit_temperature(logits, labels), rel=0.05
     )
+
+
+def test_prior_shift_favours_the_papers_majority_class():
+    uncertain = np.full((1, 7), 1 / 7)  # no evidence: the prior decides
+    shifted = shift_to_paper_prior(uncertain, np.full(7, 100.0))
+    assert shifted.argmax() == CLASSES.index("EW")
+    assert shifted[0, 0] == pytest.approx(30743 / 45851)

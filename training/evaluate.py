@@ -19,8 +19,8 @@ from classifier.bundle import CARD, load_bundle
 from classifier.inference import OnnxClassifier, softmax
 from classifier.model_input import model_inputs
 from training import forest
-from training.dataset import Split, load_examples
-from training.metrics import classification_metrics, unknown_separation
+from training.dataset import Split, label_of, load_examples
+from training.metrics import classification_metrics, shift_to_paper_prior, unknown_separation
 from training.paper import CLASSES
 
 POINTS = (5, 10, 20, 50, 100, None)  # None: the whole curve
@@ -104,6 +104,8 @@ def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
     test = load_examples(data_dir, split.parts["test"], "reading test")
     other = load_examples(data_dir, split.parts["other"], "reading other")
     labels = np.array([CLASSES.index(e.label) for e in test])
+    train_labels = [label_of(name) for name in split.parts["train"]]
+    train_counts = np.array([train_labels.count(c) for c in CLASSES], dtype=np.float64)
     sets = {
         f"first_{k}" if k else "all": model_inputs(
             [e.curve.first(k) if k and len(e.curve) > k else e.curve for e in test], grid, True
@@ -123,6 +125,11 @@ def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
         raw, calibrated = model.score(sets["all"])
         metrics = classification_metrics(calibrated, labels)
         metrics["ece_before_temperature"] = classification_metrics(raw, labels)["ece"]
+        at_prior = classification_metrics(shift_to_paper_prior(calibrated, train_counts), labels)
+        metrics["at_paper_prior"] = {
+            "recall": {c: v["recall"] for c, v in at_prior["per_class"].items()},
+            "reweighted_accuracy": at_prior["reweighted_accuracy"],
+        }
         metrics["macro_f1_by_points"] = {
             name: classification_metrics(model.score(inputs)[1], labels)["macro_f1"]
             for name, inputs in sets.items()

@@ -36,6 +36,15 @@ def reweighted_accuracy(recall: np.ndarray) -> float:
     return float(np.dot(prior / prior.sum(), recall))
 
 
+def shift_to_paper_prior(probabilities: np.ndarray, train_counts: np.ndarray) -> np.ndarray:
+    """Bayes prior shift: decisions as if the classes occurred as in the paper's sample,
+    ``p'(c|x) ~ p(c|x) * prior_paper(c) / prior_train(c)``."""
+    paper = np.array([PAPER_COUNTS[c] for c in CLASSES], dtype=np.float64)
+    ratio = (paper / paper.sum()) / (train_counts / train_counts.sum())
+    shifted = probabilities * ratio
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
 def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, macro-F1, balanced and paper-reweighted accuracy, per-class scores and the
     row-normalised confusion matrix (rows: true class, in :data:`CLASSES` order)."""
