@@ -170,7 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "predict":
             predict_command(args.paths, args.model, args.out)
         else:  # training needs the training extra: imported only when asked for
-            from services.training_commands import evaluate_command, train_command  # noqa: PLC0415
+            try:
+                from services.training_commands import (  # noqa: PLC0415
+                    evaluate_command,
+                    train_command,
+                )
+            except ModuleNotFoundError as missing:
+                raise UsageError(
+                    f"{args.command} needs the training extra ({missing.name} is "
+                    "missing): pip install 'dmdt-stream[training]'"
+                ) from None
 
             if args.command == "train":
                 train_command(args)
