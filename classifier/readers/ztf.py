@@ -24,7 +24,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import fastavro
 import numpy as np
@@ -61,6 +61,15 @@ class ZtfDetection:
     distnr: float | None
     dc_mag: float | None
     dc_err: float | None
+
+
+class BandPoint(NamedTuple):
+    """One usable detection of a band: what the stream stores."""
+
+    candid: int
+    mjd: float
+    mag: float
+    err: float
 
 
 @dataclass(frozen=True)
@@ -185,23 +194,33 @@ class ZtfAlert:
             upper_limits=tuple(sorted(limits.values(), key=lambda u: (u.mjd, u.band))),
         )
 
-    def photometry(self, magnitude: Magnitude = "dc") -> Photometry:
-        """Per-band curves of DC magnitudes (default) or positive difference magnitudes."""
-        per_band: dict[str, BandColumns] = {}
+    def band_points(self, magnitude: Magnitude = "dc") -> dict[str, list[BandPoint]]:
+        """Per band, ``(candid, mjd, mag, err)`` of the detections usable as ``magnitude``:
+        DC magnitudes where valid (default), or difference magnitudes of positive detections."""
+        per_band: dict[str, list[BandPoint]] = {}
         for d in self.detections:
             if magnitude == "dc":
-                if d.dc_mag is None:
+                if d.dc_mag is None or d.dc_err is None:
                     continue
-                value, error = d.dc_mag, d.dc_err
+                point = BandPoint(d.candid, d.mjd, d.dc_mag, d.dc_err)
             else:
                 if not d.positive:
                     continue
-                value, error = d.magpsf, d.sigmapsf
-            t, mag, err, where = per_band.setdefault(d.band, ([], [], [], []))
-            t.append(d.mjd)
-            mag.append(value)
-            err.append(error)
-            where.append(f"candid {d.candid}")
+                point = BandPoint(d.candid, d.mjd, d.magpsf, d.sigmapsf)
+            per_band.setdefault(d.band, []).append(point)
+        return per_band
+
+    def photometry(self, magnitude: Magnitude = "dc") -> Photometry:
+        """Per-band curves of DC magnitudes (default) or positive difference magnitudes."""
+        per_band: dict[str, BandColumns] = {
+            band: (
+                [p.mjd for p in points],
+                [p.mag for p in points],
+                [p.err for p in points],
+                [f"candid {p.candid}" for p in points],
+            )
+            for band, points in self.band_points(magnitude).items()
+        }
         limits = {}
         for band in sorted({u.band for u in self.upper_limits}):
             chosen = [u for u in self.upper_limits if u.band == band]

@@ -1,0 +1,80 @@
+"""ingest.store on a real Redis-protocol server (embedded Valkey, or REDIS_URL)."""
+
+import threading
+
+import numpy as np
+import redis
+from conftest import reference_counts
+
+from classifier.grid import DmDtGrid
+from classifier.readers import decode_alerts, read_file
+from classifier.readers.ztf import BandPoint
+from ingest.store import ObjectStore
+
+GRID = DmDtGrid.preset("crts")
+
+
+def _snapshot(client, object_id):
+    return {key: client.dump(key) for key in client.keys(f"dmdt:{{{object_id}}}:*")}
+
+
+def test_a_real_alert_is_stored_per_band_and_a_redelivery_changes_nothing(redis_client, samples):
+    (alert,) = decode_alerts((samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes())
+    store = ObjectStore(redis_client, GRID)
+    first = store.add_points(alert.object_id, alert.band_points(), alert_time=1.0)
+    assert first.new_points == {"g": 9, "r": 13} and first.changed
+    curves = alert.photometry().curves
+    stored = store.load(alert.object_id)
+    for band in ("g", "r"):
+        assert np.array_equal(stored[band].counts, GRID.counts(curves[band]))
+    before = _snapshot(redis_client, alert.object_id)
+    assert all("{ZTF17aaacxxf}" in key.decode() for key in before)  # one hash slot
+    again = store.add_points(alert.object_id, alert.band_points(), alert_time=2.0)
+    assert not again.changed
+    assert _snapshot(redis_client, alert.object_id) == before
+
+
+def _css_points(samples):
+    curve = read_file(samples / "css_1018079057480-RRab.csv")[0].curve()
+    return curve, [
+        BandPoint(i, t, m, e)
+        for i, (t, m, e) in enumerate(zip(curve.t, curve.mag, curve.err, strict=True))
+    ]
+
+
+def test_alerts_out_of_order_and_repeated_equal_a_batch_recomputation(redis_client, samples):
+    curve, points = _css_points(samples)
+    rng = np.random.default_rng(5)
+    store = ObjectStore(redis_client, GRID)
+    order = rng.permutation(len(points))
+    chunks = np.array_split(order, 30)
+    for chunk in [*chunks, *chunks[:5]]:  # some alerts delivered twice
+        store.add_points("css1", {"V": [points[i] for i in chunk]})
+    stored = store.load("css1")["V"]
+    assert stored.n_points == len(curve)
+    assert np.array_equal(stored.counts, reference_counts(curve.t, curve.mag, GRID))
+
+
+def test_concurrent_writers_lose_nothing(redis_url, redis_client, samples):
+    curve, points = _css_points(samples)
+    halves = [points[0::2], points[1::2]]
+
+    def write(half):
+        client = redis.Redis.from_url(redis_url)
+        store = ObjectStore(client, GRID)
+        for i in range(0, len(half), 3):
+            store.add_points("shared", {"V": half[i : i + 3]})
+        client.close()
+
+    threads = [threading.Thread(target=write, args=(half,)) for half in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = ObjectStore(redis_client, GRID).load("shared")["V"]
+    assert stored.n_points == len(curve)
+    assert np.array_equal(stored.counts, GRID.counts(curve))
+
+
+def test_unknown_object_loads_empty(redis_client):
+    assert ObjectStore(redis_client, GRID).load("nobody") == {}
