@@ -1,3 +1,4 @@
+import csv
 import json
 import subprocess
 import sys
@@ -165,7 +166,7 @@ def test_predict_with_the_shipped_model(samples, tmp_path, capsys, monkeypatch):
         )
         == 0
     )
-    rows = {r["object_id"]: r for r in __import__("csv").DictReader(out.open())}
+    rows = {r["object_id"]: r for r in csv.DictReader(out.open())}
     assert rows["1001009050644"]["label"] == "LPV"
     assert rows["1001006032764"]["label"] == "RRab"
     assert "model css-hybrid, CPUExecutionProvider" in capsys.readouterr().err

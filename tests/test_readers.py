@@ -1,4 +1,5 @@
 import gzip
+import io
 import math
 
 import fastavro
@@ -181,7 +182,7 @@ def test_ztf_schema_4_and_duplicate_candids(samples):
         reader = fastavro.reader(handle)
         schema, (record,) = reader.writer_schema, list(reader)
     record["prv_candidates"] = record["prv_candidates"] * 2
-    buffer = __import__("io").BytesIO()
+    buffer = io.BytesIO()
     fastavro.writer(buffer, schema, [record])
     (doubled,) = decode_alerts(buffer.getvalue())
     assert doubled.detections == alert.detections
@@ -218,7 +219,6 @@ def test_alert_with_missing_and_bad_fields(samples):
     with open(path, "rb") as handle:
         reader = fastavro.reader(handle)
         schema, (record,) = reader.writer_schema, list(reader)
-    io = __import__("io")
 
     def encode(rec):
         buffer = io.BytesIO()
@@ -246,3 +246,15 @@ def test_format_detection(samples):
     assert names["eros_lmc_sample.csv.gz"] == "eros"
     assert names["generic_ZTF17aaacxxf_dc.csv"] == "csv"
     assert names["ztf_schema4.02_ZTF18adljlvp.avro"] == "ztf"
+
+
+def test_deflate_containers_and_many_records_decode(samples):
+    path = samples / "ztf_schema3.2_ZTF17aaacxxf.avro"
+    with open(path, "rb") as handle:
+        reader = fastavro.reader(handle)
+        schema, (record,) = reader.writer_schema, list(reader)
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, schema, [record, dict(record, objectId="ZTF17copy")], codec="deflate")
+    alerts = decode_alerts(buffer.getvalue())
+    assert [a.object_id for a in alerts] == ["ZTF17aaacxxf", "ZTF17copy"]
+    assert alerts[0].detections == decode_alerts(path.read_bytes())[0].detections
