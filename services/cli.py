@@ -7,6 +7,7 @@ single line ``dmdt: error: <reason>`` on standard error.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -73,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     demo.add_argument("--bins", choices=sorted(PRESETS), default="crts")
     demo.add_argument("--norm", choices=NORMALISATIONS, default="mahabal")
+
+    serve = commands.add_parser(
+        "serve",
+        help="the HTTP API (POST /classify, /models, /healthz; DMDT_* settings)",
+    )
+    serve.add_argument("--host", help="address (default: DMDT_API_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: DMDT_API_PORT or 8000)")
 
     predict = commands.add_parser(
         "predict",
@@ -147,6 +155,22 @@ def predict_command(paths: list[Path], model: str | None, out: Path | None) -> N
     )
 
 
+def serve_command(host: str | None, port: int | None) -> None:
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from services.api.app import create_app  # noqa: PLC0415
+    from services.settings import Settings  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="info",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -169,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{len(written)} dm-dt images (PNG + JSON) in {args.out.resolve()}")
         elif args.command == "predict":
             predict_command(args.paths, args.model, args.out)
+        elif args.command == "serve":
+            serve_command(args.host, args.port)
         else:  # training needs the training extra: imported only when asked for
             try:
                 from services.training_commands import (  # noqa: PLC0415

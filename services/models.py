@@ -15,27 +15,26 @@ def models_dir() -> Path:
     return Path(os.environ.get("DMDT_MODELS_DIR", DEFAULT_MODELS_DIR))
 
 
-def available_models() -> list[str]:
-    folder = models_dir()
+def available_models(folder: Path | None = None) -> list[str]:
+    folder = folder or models_dir()
     return (
         sorted(p.name for p in folder.iterdir() if (p / CARD).is_file()) if folder.is_dir() else []
     )
 
 
-def find_bundle(name_or_path: str | None) -> ModelBundle:
-    """A checked bundle: a folder path, a name in :func:`models_dir`, or (no name) the only
-    bundle there."""
-    names = available_models()
+def find_bundle(name_or_path: str | None, folder: Path | None = None) -> ModelBundle:
+    """A checked bundle: a folder path, a name in ``folder`` (default :func:`models_dir`), or
+    (no name) the only bundle there."""
+    folder = folder or models_dir()
+    names = available_models(folder)
     if name_or_path is None:
         if len(names) != 1:
-            raise BundleError(f"choose a model with --model: {models_dir()} holds {names}")
+            raise BundleError(f"choose a model with --model: {folder} holds {names}")
         name_or_path = names[0]
-    chosen = name_or_path
-    candidate = Path(chosen)
-    folder = candidate if (candidate / CARD).is_file() else models_dir() / chosen
-    if not (folder / CARD).is_file():
+    candidate = Path(name_or_path)
+    bundle_dir = candidate if (candidate / CARD).is_file() else folder / name_or_path
+    if not (bundle_dir / CARD).is_file():
         raise BundleError(
-            f"no model {chosen!r}: not a bundle folder, and not one of "
-            f"{available_models()} in {models_dir()}"
+            f"no model {name_or_path!r}: not a bundle folder, and not one of {names} in {folder}"
         )
-    return load_bundle(folder)
+    return load_bundle(bundle_dir)

@@ -1,0 +1,68 @@
+"""The FastAPI application: models loaded once at start, one router per resource."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from classifier.bundle import BundleError
+from classifier.inference import OnnxClassifier
+from services.api import routes_classify, routes_health, routes_models
+from services.models import available_models, find_bundle
+from services.settings import Settings
+
+log = logging.getLogger("dmdt.api")
+
+
+def load_models(settings: Settings) -> tuple[dict[str, OnnxClassifier], str]:
+    """Every bundle in the models folder, checked; and the default's name."""
+    folder = settings.models_dir
+    models = {name: OnnxClassifier(find_bundle(name, folder)) for name in available_models(folder)}
+    if not models:
+        raise BundleError(f"no model bundle in {folder}")
+    default = settings.model
+    if default is None and len(models) == 1:
+        (default,) = models
+    if default not in models:
+        raise BundleError(
+            f"default model {default!r} is not among {sorted(models)}; set DMDT_MODEL"
+        )
+    return models, default
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        log.info("settings: %s", settings.describe())
+        app.state.models, app.state.default_model = load_models(settings)
+        for name, model in app.state.models.items():
+            log.info("model %s on %s", name, model.provider)
+        yield
+
+    app = FastAPI(
+        title="dmdt-stream",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Light-curve classification from dm-dt images.",
+    )
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and int(length) > settings.max_body_bytes:
+            return JSONResponse(
+                status_code=413,
+                content={"detail": f"body of {length} bytes exceeds {settings.max_body_bytes}"},
+            )
+        return await call_next(request)
+
+    app.include_router(routes_health.router)
+    app.include_router(routes_models.router)
+    app.include_router(routes_classify.router)
+    return app

@@ -1,0 +1,60 @@
+"""Request and response bodies of the HTTP API: the schema and the documentation."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EXAMPLE_CURVE = {
+    "t": [58464.743, 58465.735, 58470.701, 58478.744, 58488.722],
+    "mag": [16.72, 16.75, 16.69, 16.81, 16.77],
+    "err": [0.02, 0.02, 0.03, 0.02, 0.02],
+    "band": "r",
+}
+
+
+class CurveIn(BaseModel):
+    """One light curve, columnar: times (MJD, days), magnitudes, optional errors, one band."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_CURVE]})
+
+    t: list[float] = Field(description="times, MJD (days)")
+    mag: list[float] = Field(description="magnitudes, same length as t")
+    err: list[float] | None = Field(None, description="magnitude errors, same length as t")
+    band: str = Field("single", min_length=1, max_length=32)
+    object_id: str | None = Field(None, max_length=128)
+
+
+class ClassifyRequest(CurveIn):
+    model: str | None = Field(None, description="bundle name (default: the served default)")
+    images: bool = Field(
+        False, description="also return the dm-dt image and the background-subtracted images"
+    )
+
+
+class Images(BaseModel):
+    dm_edges: list[float]
+    dt_edges: list[float]
+    image: list[list[float]] = Field(description="fraction of all pairs per bin, rows = dm")
+    subtracted: dict[str, list[list[float]]] = Field(
+        description="image minus each background of the model card"
+    )
+
+
+class Classification(BaseModel):
+    label: str
+    probabilities: dict[str, float]
+    confidence: float
+    unknown: bool = Field(description="top probability below the model's threshold")
+    model: str
+    model_version: str
+    n_points: int = Field(description="points used (exact duplicates counted once)")
+    images: Images | None = None
+
+
+class ModelSummary(BaseModel):
+    name: str
+    version: str
+    architecture: str
+    classes: list[str]
+    grid: str
+    min_points: int

@@ -1,0 +1,117 @@
+"""The HTTP API in-process (FastAPI TestClient) with the shipped model bundle."""
+
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from classifier.bundle import load_bundle
+from classifier.grid import DmDtGrid
+from classifier.inference import OnnxClassifier
+from classifier.readers import read_file
+from services.api.app import create_app
+from services.models import DEFAULT_MODELS_DIR
+from services.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client():
+    settings = Settings(models_dir=DEFAULT_MODELS_DIR, max_points=5_000, max_body_bytes=200_000)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def rrab(samples):
+    curve = read_file(samples / "css_1001006032764-RRab.csv")[0].curve()
+    return curve, {
+        "t": curve.t.tolist(),
+        "mag": curve.mag.tolist(),
+        "err": curve.err.tolist(),
+        "band": "V",
+    }
+
+
+def test_health_and_models(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["models"] == {"css-hybrid": "CPUExecutionProvider"}
+    (summary,) = client.get("/models").json()
+    assert summary["name"] == "css-hybrid" and summary["grid"] == "crts"
+    card = client.get("/models/css-hybrid").json()
+    assert card["metrics"]["test"]["macro_f1"] > 0.8 and "rpca" in card["backgrounds"]
+    assert client.get("/models/nope").status_code == 404
+
+
+def test_classify_equals_the_bundle_run_directly(client, rrab):
+    curve, body = rrab
+    answer = client.post("/classify", json=body).json()
+    direct = OnnxClassifier(load_bundle(DEFAULT_MODELS_DIR / "css-hybrid")).predict_curves([curve])
+    assert answer["label"] == direct.labels[0] == "RRab"
+    assert answer["n_points"] == 260 and answer["model"] == "css-hybrid"
+    probabilities = np.array([answer["probabilities"][c] for c in direct.classes])
+    np.testing.assert_allclose(probabilities, direct.probabilities[0], rtol=1e-6)
+    assert "images" not in answer
+
+
+def test_classify_returns_the_image_and_background_subtracted_images(client, rrab):
+    curve, body = rrab
+    answer = client.post("/classify", json={**body, "images": True}).json()
+    images = answer["images"]
+    grid = DmDtGrid.preset("crts")
+    image = np.array(images["image"])
+    assert image.shape == (22, 24) and images["dm_edges"] == grid.dm_edges.tolist()
+    np.testing.assert_allclose(image, grid.counts(curve) / curve.n_pairs, rtol=1e-5)
+    bundle = load_bundle(DEFAULT_MODELS_DIR / "css-hybrid")
+    assert set(images["subtracted"]) == set(bundle.backgrounds)
+    np.testing.assert_allclose(
+        np.array(images["subtracted"]["cadence"]), image - bundle.backgrounds["cadence"], atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field", "message"),
+    [
+        ({"mag": [15.0, 15.1]}, 422, "mag", "does not match t"),
+        ({"t": [1.0], "mag": [15.0], "err": None}, 422, "t", "at least 2 points"),
+        (
+            {"t": [1.0, 2.0, 3.0], "mag": [15.0, 15.1, 15.2], "err": None},
+            422,
+            "t",
+            "the model needs at least 5",
+        ),
+        ({"mag": "bright"}, 422, "mag", ""),
+        ({"err": [-1.0] * 260}, 422, "err[0]", "outside"),
+        ({"t": [2459000.5 + i for i in range(260)]}, 422, "t[0]", "Julian Date"),
+        ({"model": "nope"}, 404, None, "no model 'nope'"),
+        (
+            {"t": list(range(6000)), "mag": [15.0] * 6000, "err": None},
+            413,
+            None,
+            "exceeds the limit of 5000",
+        ),
+        ({"colour": "red"}, 422, "colour", ""),
+    ],
+)
+def test_bad_requests_name_the_field_and_reason(client, rrab, change, status, field, message):
+    _, body = rrab
+    response = client.post("/classify", json={**body, **change})
+    assert response.status_code == status
+    detail = response.json()["detail"]
+    text = json.dumps(detail)
+    assert message in text
+    if field is not None:
+        assert any(item["loc"][-1] == field for item in detail)
+
+
+def test_nan_and_oversized_bodies(client, rrab):
+    _, body = rrab
+    nan_body = json.dumps({**body, "mag": [float("nan"), *body["mag"][1:]]})
+    response = client.post(
+        "/classify", content=nan_body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422 and "not finite" in response.text
+    huge = json.dumps({**body, "object_id": "x", "t": body["t"] * 20})
+    response = client.post("/classify", content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "exceeds" in response.text
