@@ -75,6 +75,9 @@ class OnnxClassifier:
         wanted = [p for p in (providers or PREFERRED_PROVIDERS) if p in available]
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # Idle intra-op threads would spin and steal the cores that feature extraction and
+        # binning need right after each run (measured: 19.4 -> 10.1 ms a curve on 2 cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(bundle.onnx_path), options, providers=wanted)
         names = {i.name for i in self.session.get_inputs()}
         if names != set(card.inputs):
