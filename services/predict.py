@@ -11,13 +11,15 @@ import csv
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 
-from classifier.inference import OnnxClassifier
 from classifier.lightcurve import LightCurve
 from classifier.readers import ReaderError, read_file
+
+if TYPE_CHECKING:  # onnxruntime loads only when a command classifies
+    from classifier.inference import OnnxClassifier
 
 SUFFIXES = (".csv", ".csv.gz", ".avro")
 BATCH = 256

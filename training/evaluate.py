@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.bundle import CARD, load_bundle
+from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier, softmax
 from classifier.model_input import model_inputs
 from training import forest
@@ -35,6 +36,7 @@ class Candidate:
     score: Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]]
     unknown_threshold: float | None
     validation_macro_f1: float
+    grid: DmDtGrid | None = None  # the grid a network's images are built on
 
 
 def _network(folder: Path, validation_f1: float) -> Candidate:
@@ -46,7 +48,12 @@ def _network(folder: Path, validation_f1: float) -> Candidate:
         return softmax(logits), softmax(logits, temperature)
 
     return Candidate(
-        folder.name, "network", score, model.bundle.card.unknown_threshold, validation_f1
+        folder.name,
+        "network",
+        score,
+        model.bundle.card.unknown_threshold,
+        validation_f1,
+        model.bundle.grid,
     )
 
 
@@ -98,9 +105,7 @@ def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
     """Metrics of every candidate (written to ``run_dir/evaluation.json``)."""
     split = Split.load(run_dir / "split.json")
     models = candidates(run_dir)
-    grid = next(
-        load_bundle(run_dir / "candidates" / m.name).grid for m in models if m.kind == "network"
-    )
+    grid = next(m.grid for m in models if m.grid is not None)
     test = load_examples(data_dir, split.parts["test"], "reading test")
     other = load_examples(data_dir, split.parts["other"], "reading other")
     labels = np.array([CLASSES.index(e.label) for e in test])

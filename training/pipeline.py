@@ -20,6 +20,7 @@ import torch
 from sklearn.metrics import f1_score
 
 from classifier.grid import DmDtGrid
+from classifier.inference import softmax
 from classifier.model_input import model_inputs
 from training import forest
 from training.augment import MIN_POINTS, with_partial_views
@@ -74,12 +75,6 @@ def _fit_config(architecture: str, settings: TrainSettings) -> FitConfig:
 
 def _unknown_threshold(probabilities: np.ndarray) -> float:
     return float(np.quantile(probabilities.max(axis=1), UNKNOWN_QUANTILE))
-
-
-def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
-    z = logits / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
 
 def _labels(examples: list[Example]) -> list[str]:
@@ -154,7 +149,7 @@ def train(settings: TrainSettings, log=print) -> dict:
         )
         logits = predict_logits(result.model, pick(val_in))
         temperature = fit_temperature(logits, y_val)
-        probabilities = _softmax(logits, temperature)
+        probabilities = softmax(logits, temperature)
         val_f1 = float(f1_score(y_val, probabilities.argmax(axis=1), average="macro"))
         folder = out / "candidates" / architecture
         disagreement = write_bundle(
