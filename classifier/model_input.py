@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from classifier.accumulator import DmDtAccumulator
 from classifier.features import feature_matrix
 from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
@@ -37,4 +38,15 @@ def model_inputs(
     inputs = {"image": images_from_counts(counts, np.array([len(c) for c in curves]))}
     if with_features:
         inputs["features"] = feature_matrix(curves)
+    return inputs
+
+
+def accumulator_inputs(
+    accumulators: Sequence[DmDtAccumulator], with_features: bool
+) -> dict[str, np.ndarray]:
+    """The same inputs from incrementally kept counts (the stream): no pair is re-binned."""
+    counts = np.stack([acc.counts for acc in accumulators])
+    inputs = {"image": images_from_counts(counts, np.array([a.n_points for a in accumulators]))}
+    if with_features:
+        inputs["features"] = feature_matrix([acc.light_curve() for acc in accumulators])
     return inputs

@@ -1,22 +1,28 @@
 """Per-object photometry and dm-dt counts in Redis, updated incrementally and idempotently.
 
-Keys of one object share the hash tag ``{objectId}`` (one Redis Cluster slot, so one
-transaction can cover them all):
+Keys of one object share the hash tag ``{objectId}`` (one Redis Cluster slot, so one script
+can cover them all):
 
 * ``dmdt:{oid}:acc:<band>``: the band's :class:`~classifier.accumulator.DmDtAccumulator`
   bytes (points and raw counts on the model's grid);
 * ``dmdt:{oid}:bands``: the set of bands stored;
 * ``dmdt:{oid}:candids``: the set of stored detection ids (``candid``);
-* ``dmdt:{oid}:meta``: a hash (alerts that brought new points, last alert time).
+* ``dmdt:{oid}:meta``: a hash: ``ver`` (bumped by every change), ``alerts`` (alerts that
+  brought new points), ``last_alert_time``;
+* ``dmdt:{oid}:result``: the worker's latest classification (JSON).
 
-An alert's points go in with an optimistic transaction (WATCH, read, add in O(n) per point,
-MULTI/EXEC, retry on a concurrent change). A redelivered alert, or a point repeated in
-``prv_candidates``, is recognised by its candid: an alert without new points writes nothing.
+A batch of alerts is stored in two round trips whatever its size: one pipeline reads every
+object's version, known candids and accumulators; the points not stored yet are added in
+O(n) per point; one pipeline of compare-and-set scripts writes each changed object only if
+its version is still the one read (an object changed meanwhile is read again and retried).
+A redelivered alert, or a point repeated in ``prv_candidates``, is recognised by its candid:
+an alert without new points writes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import redis
@@ -28,24 +34,87 @@ from classifier.readers.ztf import BandPoint
 PREFIX = "dmdt"
 MAX_RETRIES = 50
 
+# KEYS: meta, candids, bands, acc:<band> x n.  ARGV: expected ver, n, bands x n, blobs x n,
+# alerts, last alert time ('' = none), candids...
+_COMPARE_AND_SET = """
+local ver = redis.call('HGET', KEYS[1], 'ver') or '0'
+if ver ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  redis.call('SET', KEYS[3 + i], ARGV[2 + n + i])
+  redis.call('SADD', KEYS[3], ARGV[2 + i])
+end
+local at = 3 + 2 * n
+redis.call('HINCRBY', KEYS[1], 'alerts', ARGV[at])
+if ARGV[at + 1] ~= '' then redis.call('HSET', KEYS[1], 'last_alert_time', ARGV[at + 1]) end
+for i = at + 2, #ARGV, 500 do
+  redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 499, #ARGV)))
+end
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
+return 1
+"""
+
 
 class StoreConflictError(RuntimeError):
-    """Concurrent writers kept changing the object; the caller should retry the message."""
+    """Concurrent writers kept changing an object; the caller should retry the message."""
 
 
-def _key(object_id: str, *parts: str) -> str:
+def object_key(object_id: str, *parts: str) -> str:
+    """``dmdt:{objectId}:part...``: every key of one object in one hash slot."""
     return ":".join([PREFIX, f"{{{object_id}}}", *parts])
+
+
+@dataclass
+class AlertPoints:
+    """What one alert (or several alerts of one object) brings: detections per band."""
+
+    object_id: str
+    band_points: dict[str, list[BandPoint]]
+    alert_time: float | None = None  # seconds since the epoch (the Kafka message time)
+    alerts: int = 1
+
+    def merge(self, other: AlertPoints) -> None:
+        for band, points in other.band_points.items():
+            self.band_points.setdefault(band, []).extend(points)
+        times = [t for t in (self.alert_time, other.alert_time) if t is not None]
+        self.alert_time = max(times) if times else None
+        self.alerts += other.alerts
 
 
 @dataclass(frozen=True)
 class StoreResult:
     object_id: str
     new_points: dict[str, int]  # per band
-    points: dict[str, int]  # per band, after the update
+    points: dict[str, int] = field(default_factory=dict)  # per changed band, after the update
 
     @property
     def changed(self) -> bool:
         return any(self.new_points.values())
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object's bands as stored, and the version they were read at."""
+
+    object_id: str
+    version: int
+    bands: dict[str, DmDtAccumulator]
+
+
+def _merged(alerts: Sequence[AlertPoints]) -> dict[str, AlertPoints]:
+    merged: dict[str, AlertPoints] = {}
+    for alert in alerts:
+        copy = AlertPoints(
+            alert.object_id,
+            {band: list(points) for band, points in alert.band_points.items()},
+            alert.alert_time,
+            alert.alerts,
+        )
+        if alert.object_id in merged:
+            merged[alert.object_id].merge(copy)
+        else:
+            merged[alert.object_id] = copy
+    return merged
 
 
 class ObjectStore:
@@ -54,6 +123,7 @@ class ObjectStore:
     def __init__(self, client: redis.Redis, grid: DmDtGrid) -> None:
         self.client = client
         self.grid = grid
+        self._compare_and_set = client.register_script(_COMPARE_AND_SET)
 
     def add_points(
         self,
@@ -61,72 +131,115 @@ class ObjectStore:
         band_points: dict[str, list[BandPoint]],
         alert_time: float | None = None,
     ) -> StoreResult:
-        """Store the points not stored yet; idempotent, atomic per object."""
-        candids_key = _key(object_id, "candids")
-        band_keys = {band: _key(object_id, "acc", band) for band in band_points}
-        all_points = [p for points in band_points.values() for p in points]
+        """Store one alert's points not stored yet; idempotent, atomic per object."""
+        return self.add_alerts([AlertPoints(object_id, band_points, alert_time)])[0]
+
+    def add_alerts(self, alerts: Sequence[AlertPoints]) -> list[StoreResult]:
+        """Store a batch of alerts; one result per distinct object, in first-seen order."""
+        pending = _merged(alerts)
+        results: dict[str, StoreResult] = {}
         for _ in range(MAX_RETRIES):
-            with self.client.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(candids_key, *band_keys.values())
-                    known = (
-                        pipe.smismember(candids_key, [p.candid for p in all_points])
-                        if all_points
-                        else []
-                    )
-                    seen = {
-                        p.candid for p, is_known in zip(all_points, known, strict=True) if is_known
-                    }
-                    fresh = {
-                        band: [p for p in points if p.candid not in seen]
-                        for band, points in band_points.items()
-                    }
-                    updated = {}
-                    for band, points in fresh.items():
-                        if not points:
-                            continue
-                        blob = pipe.get(band_keys[band])
-                        acc = (
-                            DmDtAccumulator(self.grid)
-                            if blob is None
-                            else DmDtAccumulator.from_bytes(blob, self.grid)
-                        )
-                        acc.add_many(
-                            np.array([p.mjd for p in points]),
-                            np.array([p.mag for p in points]),
-                            np.array([p.err for p in points]),
-                        )
-                        updated[band] = acc
-                    if updated:
-                        pipe.multi()
-                        for band, acc in updated.items():
-                            pipe.set(band_keys[band], acc.to_bytes())
-                        pipe.sadd(_key(object_id, "bands"), *updated)
-                        pipe.sadd(
-                            candids_key, *[p.candid for points in fresh.values() for p in points]
-                        )
-                        meta = _key(object_id, "meta")
-                        pipe.hincrby(meta, "alerts", 1)
-                        if alert_time is not None:
-                            pipe.hset(meta, "last_alert_time", alert_time)
-                        pipe.execute()
-                except redis.WatchError:
-                    continue
-            return StoreResult(
-                object_id,
-                {band: len(points) for band, points in fresh.items()},
-                {band: acc.n_points for band, acc in updated.items()},
+            conflicts = self._try_once(list(pending.values()), results)
+            pending = {oid: pending[oid] for oid in conflicts}
+            if not pending:
+                return [results[oid] for oid in _merged(alerts)]
+        raise StoreConflictError(
+            f"{sorted(pending)[:3]}: {MAX_RETRIES} concurrent changes in a row"
+        )
+
+    def _try_once(self, alerts: list[AlertPoints], results: dict[str, StoreResult]) -> list[str]:
+        """One read and one compare-and-set round; returns the objects changed meanwhile."""
+        reads = self.client.pipeline(transaction=False)
+        for alert in alerts:
+            candids = [p.candid for points in alert.band_points.values() for p in points]
+            reads.hget(object_key(alert.object_id, "meta"), "ver")
+            reads.smismember(object_key(alert.object_id, "candids"), candids or [0])
+            for band in alert.band_points:
+                reads.get(object_key(alert.object_id, "acc", band))
+        replies = iter(reads.execute())
+        writes = self.client.pipeline(transaction=False)
+        written = []
+        for alert in alerts:
+            version = next(replies) or b"0"
+            known = iter(next(replies))
+            fresh = {}
+            for band, points in alert.band_points.items():
+                seen: set[int] = set()
+                new = []
+                for point in points:
+                    if not next(known) and point.candid not in seen:
+                        seen.add(point.candid)
+                        new.append(point)
+                fresh[band] = (new, next(replies))
+            updated = {band: self._updated(blob, new) for band, (new, blob) in fresh.items() if new}
+            new_points = {band: len(new) for band, (new, _) in fresh.items()}
+            results[alert.object_id] = StoreResult(
+                alert.object_id, new_points, {b: a.n_points for b, a in updated.items()}
             )
-        raise StoreConflictError(f"{object_id}: {MAX_RETRIES} concurrent changes in a row")
+            if not updated:
+                continue
+            bands = sorted(updated)
+            candids = [p.candid for new, _ in fresh.values() for p in new]
+            time = "" if alert.alert_time is None else repr(alert.alert_time)
+            self._compare_and_set(
+                keys=[
+                    object_key(alert.object_id, "meta"),
+                    object_key(alert.object_id, "candids"),
+                    object_key(alert.object_id, "bands"),
+                    *[object_key(alert.object_id, "acc", band) for band in bands],
+                ],
+                args=[
+                    version,
+                    len(bands),
+                    *bands,
+                    *[updated[band].to_bytes() for band in bands],
+                    alert.alerts,
+                    time,
+                    *candids,
+                ],
+                client=writes,
+            )
+            written.append(alert.object_id)
+        outcomes = writes.execute() if written else []
+        return [oid for oid, ok in zip(written, outcomes, strict=True) if not ok]
+
+    def _updated(self, blob: bytes | None, points: list[BandPoint]) -> DmDtAccumulator:
+        acc = (
+            DmDtAccumulator(self.grid)
+            if blob is None
+            else DmDtAccumulator.from_bytes(blob, self.grid)
+        )
+        acc.add_many(
+            np.fromiter((p.mjd for p in points), float, len(points)),
+            np.fromiter((p.mag for p in points), float, len(points)),
+            np.fromiter((p.err for p in points), float, len(points)),
+        )
+        return acc
+
+    def load_many(self, object_ids: Sequence[str]) -> list[StoredObject]:
+        """Every stored band of each object (no bands when unknown), in two round trips."""
+        heads = self.client.pipeline(transaction=False)
+        for oid in object_ids:
+            heads.smembers(object_key(oid, "bands"))
+        band_lists = [sorted(b.decode() for b in bands) for bands in heads.execute()]
+        bodies = self.client.pipeline(transaction=False)
+        for oid, bands in zip(object_ids, band_lists, strict=True):
+            bodies.hget(object_key(oid, "meta"), "ver")
+            for band in bands:
+                bodies.get(object_key(oid, "acc", band))
+        replies = iter(bodies.execute())
+        stored = []
+        for oid, bands in zip(object_ids, band_lists, strict=True):
+            version = int(next(replies) or 0)
+            blobs = [next(replies) for _ in bands]
+            accs = {
+                band: DmDtAccumulator.from_bytes(blob, self.grid)
+                for band, blob in zip(bands, blobs, strict=True)
+                if blob is not None
+            }
+            stored.append(StoredObject(oid, version, accs))
+        return stored
 
     def load(self, object_id: str) -> dict[str, DmDtAccumulator]:
         """Every stored band of the object (empty when unknown)."""
-        bands = sorted(b.decode() for b in self.client.smembers(_key(object_id, "bands")))
-        if not bands:
-            return {}
-        blobs = self.client.mget([_key(object_id, "acc", band) for band in bands])
-        return {
-            band: DmDtAccumulator.from_bytes(blob, self.grid)
-            for band, blob in zip(bands, blobs, strict=True)
-            if blob is not None
-        }
+        return self.load_many([object_id])[0].bands

@@ -6,6 +6,7 @@ Each service logs its effective settings at start (:meth:`Settings.describe`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,10 +19,33 @@ class Settings(BaseSettings):
 
     models_dir: Path = Field(DEFAULT_MODELS_DIR, description="folder of model bundles")
     model: str | None = Field(None, description="default bundle (default: the only one)")
-    api_host: str = Field("127.0.0.1", description="dmdt serve: address to listen on")
+    api_host: str = Field("127.0.0.1", description="address the API and metrics listen on")
     api_port: int = Field(8000, ge=1, le=65535, description="dmdt serve: port")
     max_body_bytes: int = Field(8 << 20, ge=1024, description="largest accepted HTTP body")
     max_points: int = Field(100_000, ge=2, description="most points in one light curve")
+    max_batch_curves: int = Field(256, ge=1, description="most curves in POST /classify/batch")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis or Valkey server")
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    alert_topic: str = Field("ztf-alerts", description="topic of ZTF Avro alerts")
+    results_topic: str = Field("dmdt-results", description="topic of classifications (JSON)")
+    dead_letter_topic: str = Field(
+        "ztf-alerts-dead", description="alerts that could not be decoded or stored, with reason"
+    )
+    consumer_group: str = Field("dmdt-ingest", description="ingest's Kafka consumer group")
+    ingest_batch: int = Field(500, ge=1, description="ingest: most messages handled together")
+    magnitude: Literal["dc", "difference"] = Field(
+        "dc", description="ingest: store DC (apparent) or positive difference magnitudes"
+    )
+    worker_max_batch: int = Field(64, ge=1, description="worker: most objects in one ONNX run")
+    worker_max_wait_ms: float = Field(
+        10.0, ge=0, description="worker: longest wait to fill a batch after its first object"
+    )
+    min_points: int | None = Field(
+        None, ge=2, description="worker: points a band needs to be scored (default: the card's)"
+    )
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="ingest/worker: Prometheus port (none: no endpoint)"
+    )
 
     def describe(self) -> str:
         return ", ".join(f"{name}={value}" for name, value in self.model_dump().items())

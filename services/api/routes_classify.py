@@ -1,78 +1,125 @@
-"""``POST /classify``: class probabilities of one light curve, and on request its images."""
+"""``POST /classify`` and ``POST /classify/batch``: class probabilities of light curves, and
+on request their dm-dt images and background-subtracted images."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 
-from classifier.image import DmDtImage
+from classifier.inference import OnnxClassifier, Predictions
 from classifier.lightcurve import LightCurve, LightCurveError
-from classifier.model_input import IMAGE_SCALE
+from classifier.model_input import images_from_counts
 from services.api.routes_models import get_model
-from services.api.schemas import Classification, ClassifyRequest, Images
+from services.api.schemas import (
+    BatchItem,
+    BatchRequest,
+    BatchResponse,
+    Classification,
+    ClassifyRequest,
+    CurveIn,
+    Images,
+)
 
-router = APIRouter(tags=["classify"])
+router = APIRouter(prefix="/classify", tags=["classify"])
 
 
-def _curve(body: ClassifyRequest, max_points: int, min_points: int) -> LightCurve:
+def _curve(body: CurveIn, max_points: int, min_points: int) -> LightCurve:
     if len(body.t) > max_points:
         raise HTTPException(
             status_code=413, detail=f"{len(body.t)} points exceeds the limit of {max_points}"
         )
-    try:
-        curve = LightCurve(body.t, body.mag, body.err, body.band, body.object_id)
-    except LightCurveError as error:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("body", error.field),
-                    "msg": error.reason,
-                    "input": None,
-                }
-            ]
-        ) from None
+    curve = LightCurve(body.t, body.mag, body.err, body.band, body.object_id)
     if len(curve) < min_points:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("body", "t"),
-                    "input": None,
-                    "msg": f"{len(curve)} distinct points; the model needs at least {min_points}",
-                }
-            ]
+        raise LightCurveError(
+            "t", f"{len(curve)} distinct points; the model needs at least {min_points}"
         )
     return curve
 
 
-@router.post("/classify", response_model=Classification, response_model_exclude_none=True)
+def images_of(model: OnnxClassifier, counts: np.ndarray, n_points: int) -> Images:
+    """The model's image of raw counts (fraction of pairs per bin) and each background-
+    subtracted image of its card."""
+    fraction = images_from_counts(counts, n_points)[0, 0]
+    grid = model.bundle.grid
+    return Images(
+        dm_edges=grid.dm_edges.tolist(),
+        dt_edges=grid.dt_edges.tolist(),
+        image=fraction.tolist(),
+        subtracted={
+            name: (fraction - bg).tolist() for name, bg in model.bundle.backgrounds.items()
+        },
+    )
+
+
+def _classifications(
+    model: OnnxClassifier, curves: Sequence[LightCurve], with_images: bool
+) -> list[Classification]:
+    predictions: Predictions = model.predict_curves(curves)
+    card = model.bundle.card
+    return [
+        Classification(
+            label=label,
+            probabilities={c: float(p) for c, p in zip(card.classes, probabilities, strict=True)},
+            confidence=float(confidence),
+            unknown=bool(unknown),
+            model=card.name,
+            model_version=card.version,
+            n_points=len(curve),
+            images=images_of(model, model.bundle.grid.counts(curve), len(curve))
+            if with_images
+            else None,
+        )
+        for curve, label, probabilities, confidence, unknown in zip(
+            curves,
+            predictions.labels,
+            predictions.probabilities,
+            predictions.confidence,
+            predictions.unknown,
+            strict=True,
+        )
+    ]
+
+
+@router.post("", response_model=Classification, response_model_exclude_none=True)
 def classify(body: ClassifyRequest, request: Request) -> Classification:
     """Classify one light curve (one band) with the chosen model bundle."""
     model = get_model(request, body.model)
-    card = model.bundle.card
-    curve = _curve(body, request.app.state.settings.max_points, card.min_points)
-    predictions = model.predict_curves([curve])
-    probabilities = predictions.probabilities[0]
-    images = None
-    if body.images:
-        fraction = DmDtImage.of(curve, model.bundle.grid).image * np.float32(IMAGE_SCALE)
-        images = Images(
-            dm_edges=model.bundle.grid.dm_edges.tolist(),
-            dt_edges=model.bundle.grid.dt_edges.tolist(),
-            image=fraction.tolist(),
-            subtracted={
-                name: (fraction - bg).tolist() for name, bg in model.bundle.backgrounds.items()
-            },
+    try:
+        curve = _curve(body, request.app.state.settings.max_points, model.bundle.card.min_points)
+    except LightCurveError as problem:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", problem.field), "msg": problem.reason}]
+        ) from None
+    return _classifications(model, [curve], body.images)[0]
+
+
+@router.post("/batch", response_model=BatchResponse, response_model_exclude_none=True)
+def classify_batch(body: BatchRequest, request: Request) -> BatchResponse:
+    """Classify many light curves in one model run. A curve the model cannot take gets an
+    item with its error; the others are classified."""
+    settings = request.app.state.settings
+    if len(body.curves) > settings.max_batch_curves:
+        raise HTTPException(
+            status_code=413,
+            detail=f"{len(body.curves)} curves exceeds the limit of {settings.max_batch_curves}",
         )
-    return Classification(
-        label=predictions.labels[0],
-        probabilities={c: float(p) for c, p in zip(card.classes, probabilities, strict=True)},
-        confidence=float(predictions.confidence[0]),
-        unknown=bool(predictions.unknown[0]),
-        model=card.name,
-        model_version=card.version,
-        n_points=len(curve),
-        images=images,
+    model = get_model(request, body.model)
+    items: list[BatchItem] = []
+    good: list[tuple[int, LightCurve]] = []
+    for index, curve_in in enumerate(body.curves):
+        try:
+            good.append(
+                (index, _curve(curve_in, settings.max_points, model.bundle.card.min_points))
+            )
+        except LightCurveError as problem:
+            items.append(
+                BatchItem(index=index, error=f"curves[{index}].{problem.field}: {problem.reason}")
+            )
+    done = _classifications(model, [curve for _, curve in good], body.images) if good else []
+    items.extend(
+        BatchItem(index=index, classification=c) for (index, _), c in zip(good, done, strict=True)
     )
+    return BatchResponse(items=sorted(items, key=lambda item: item.index))

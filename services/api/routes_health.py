@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import redis
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 router = APIRouter(tags=["health"])
 
@@ -14,7 +16,24 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> dict[str, object]:
-    """Models are loaded and checked."""
+def readyz(request: Request, response: Response) -> dict[str, object]:
+    """Models are loaded and checked, and Redis answers (503 otherwise). ``POST /classify``
+    works without Redis; ``GET /objects`` does not."""
     models = request.app.state.models
-    return {"status": "ready", "models": {n: m.provider for n, m in models.items()}}
+    try:
+        request.app.state.redis.ping()
+        redis_state = "ok"
+    except redis.RedisError as error:
+        redis_state = f"unreachable: {error}"
+        response.status_code = 503
+    return {
+        "status": "ready" if redis_state == "ok" else "not ready",
+        "models": {n: m.provider for n, m in models.items()},
+        "redis": redis_state,
+    }
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.results import StreamResult
+
 EXAMPLE_CURVE = {
     "t": [58464.743, 58465.735, 58470.701, 58478.744, 58488.722],
     "mag": [16.72, 16.75, 16.69, 16.81, 16.77],
@@ -58,3 +60,32 @@ class ModelSummary(BaseModel):
     classes: list[str]
     grid: str
     min_points: int
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    curves: list[CurveIn] = Field(min_length=1, description="light curves, one band each")
+    model: str | None = Field(None, description="bundle name (default: the served default)")
+    images: bool = Field(False, description="also return each curve's images")
+
+
+class BatchItem(BaseModel):
+    index: int = Field(description="position of the curve in the request")
+    classification: Classification | None = None
+    error: str | None = Field(None, description="why this curve was not classified")
+
+
+class BatchResponse(BaseModel):
+    items: list[BatchItem]
+
+
+class ObjectState(BaseModel):
+    """What the stream knows of an object: its points per band, its latest classification,
+    and on request its per-band images."""
+
+    object_id: str
+    data_version: int = Field(description="bumped by every alert that brought new points")
+    points_per_band: dict[str, int]
+    result: StreamResult | None = Field(None, description="latest classification, if any")
+    images: dict[str, Images] | None = None

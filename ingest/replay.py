@@ -1,0 +1,104 @@
+"""Produce alerts to Kafka: alert files as they are, survey light curves as alert streams.
+
+Used by ``dmdt replay`` (tests, demos, backfills) and by the demo. Messages are keyed by
+object id (so one object's alerts stay in order on one partition); a file that cannot be
+decoded is still sent, unkeyed, so that replaying a bad file exercises the dead-letter path.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from classifier.readers import read_file
+from classifier.readers.ztf import AVRO_MAGIC, decode_alerts
+from ingest.css_alerts import SurveyAlert, curve_alerts
+
+Message = tuple[str | None, bytes]
+
+
+def producer_config(bootstrap: str) -> dict:
+    return {
+        "bootstrap.servers": bootstrap,
+        "linger.ms": 5,
+        "compression.type": "none",
+        "message.max.bytes": 8 << 20,
+    }
+
+
+def alert_file_message(path: Path) -> Message:
+    """An Avro alert file as one message, keyed by its object id when it decodes."""
+    data = path.read_bytes()
+    try:
+        key = decode_alerts(data)[0].object_id
+    except ValueError:
+        key = None
+    return key, data
+
+
+def curve_file_alerts(path: Path, band: str = "r") -> Iterator[SurveyAlert]:
+    """Each object of a light-curve file (its band with the most points) as an alert stream;
+    object ids are ``CSS<id>`` for Catalina files, the file's id otherwise."""
+    for photometry in read_file(path):
+        if not photometry.curves:
+            continue
+        curve = max(photometry.curves.values(), key=len)
+        prefix = "CSS" if photometry.survey == "CSS" else ""
+        yield from curve_alerts(curve, f"{prefix}{photometry.object_id}", band)
+
+
+def survey_messages(paths: Iterable[Path]) -> Iterator[Message]:
+    """Alert files as they are, then every light-curve file's alerts merged in time order."""
+    streams = []
+    for path in paths:
+        with path.open("rb") as handle:
+            is_avro = handle.read(4) == AVRO_MAGIC
+        if is_avro:
+            yield alert_file_message(path)
+        else:
+            streams.append(curve_file_alerts(path))
+    for alert in heapq.merge(*streams, key=lambda a: a.mjd):
+        yield alert.object_id, alert.packet
+
+
+def replay(
+    producer: Producer,
+    topic: str,
+    messages: Iterable[Message],
+    rate: float | None = None,
+    on_sent: Callable[[int], None] | None = None,
+) -> int:
+    """Produce ``messages`` at ``rate`` per second (None: as fast as possible); returns the
+    number delivered. Raises ``RuntimeError`` if any could not be delivered."""
+    failures: list[str] = []
+
+    def delivered(error, _message) -> None:
+        if error is not None:
+            failures.append(str(error))
+
+    started = time.monotonic()
+    sent = 0
+    for key, value in messages:
+        if rate:
+            delay = started + sent / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=delivered)
+                break
+            except BufferError:  # the local queue is full: let it drain
+                producer.poll(0.05)
+        producer.poll(0)
+        sent += 1
+        if on_sent is not None:
+            on_sent(sent)
+    producer.flush(60)
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {sent} messages not delivered: {failures[0]}")
+    return sent
+

@@ -1,0 +1,44 @@
+"""``GET /objects/{objectId}``: what the stream holds for an object (needs Redis)."""
+
+from __future__ import annotations
+
+import redis
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from ingest.store import ObjectStore, object_key
+from services.api.routes_classify import images_of
+from services.api.routes_models import get_model
+from services.api.schemas import ObjectState
+from services.results import StreamResult
+
+router = APIRouter(prefix="/objects", tags=["objects"])
+
+
+@router.get("/{object_id}", response_model=ObjectState, response_model_exclude_none=True)
+def get_object(
+    object_id: str,
+    request: Request,
+    images: bool = Query(False, description="also return each band's dm-dt images"),
+) -> ObjectState:
+    """The stream's latest classification of the object, its points per band and images."""
+    model = get_model(request, None)
+    client: redis.Redis = request.app.state.redis
+    try:
+        (stored,) = ObjectStore(client, model.bundle.grid).load_many([object_id])
+        result = client.get(object_key(object_id, "result"))
+    except redis.RedisError as error:
+        raise HTTPException(status_code=503, detail=f"Redis unavailable: {error}") from None
+    if not stored.bands:
+        raise HTTPException(status_code=404, detail=f"no object {object_id!r} in the stream")
+    return ObjectState(
+        object_id=object_id,
+        data_version=stored.version,
+        points_per_band={band: acc.n_points for band, acc in sorted(stored.bands.items())},
+        result=None if result is None else StreamResult.model_validate_json(result),
+        images={
+            band: images_of(model, acc.counts, acc.n_points)
+            for band, acc in sorted(stored.bands.items())
+        }
+        if images
+        else None,
+    )

@@ -1,0 +1,91 @@
+"""``dmdt ingest`` and ``dmdt worker``: each builds its parts from :class:`Settings`, logs the
+effective settings, serves Prometheus metrics when ``DMDT_METRICS_PORT`` is set, and runs
+until SIGINT or SIGTERM, then stops cleanly (commits, flushes, leaves the consumer group)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import redis
+from confluent_kafka import Consumer, Producer
+from prometheus_client import start_http_server
+
+from classifier.bundle import ModelBundle
+from ingest.consumer import AlertIngest, consumer_config
+from ingest.replay import producer_config
+from ingest.scoring_queue import ScoringQueue
+from ingest.store import ObjectStore
+from ingest.topics import ensure_topics
+from services.models import find_bundle
+from services.settings import Settings
+
+log = logging.getLogger("dmdt")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by the first SIGINT or SIGTERM."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop
+
+
+def _start(settings: Settings, what: str) -> tuple[ModelBundle, redis.Redis]:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log.info("%s settings: %s", what, settings.describe())
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.api_host)
+        log.info("%s metrics on :%d/metrics", what, settings.metrics_port)
+    return find_bundle(settings.model, settings.models_dir), redis.Redis.from_url(
+        settings.redis_url
+    )
+
+
+def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -> AlertIngest:
+    ensure_topics(settings.kafka_bootstrap, [settings.alert_topic, settings.dead_letter_topic])
+    return AlertIngest(
+        consumer=Consumer(consumer_config(settings.kafka_bootstrap, settings.consumer_group)),
+        dead_letters=Producer(producer_config(settings.kafka_bootstrap)),
+        store=ObjectStore(client, bundle.grid),
+        queue=ScoringQueue(client),
+        topic=settings.alert_topic,
+        dead_letter_topic=settings.dead_letter_topic,
+        magnitude=settings.magnitude,
+        batch_size=settings.ingest_batch,
+    )
+
+
+def build_worker(settings: Settings, bundle: ModelBundle, client: redis.Redis):
+    from classifier.inference import OnnxClassifier  # noqa: PLC0415 (onnxruntime loads slowly)
+    from services.worker import ScoringWorker  # noqa: PLC0415
+
+    ensure_topics(settings.kafka_bootstrap, [settings.results_topic])
+    return ScoringWorker(
+        store=ObjectStore(client, bundle.grid),
+        queue=ScoringQueue(client),
+        model=OnnxClassifier(bundle),
+        producer=Producer(producer_config(settings.kafka_bootstrap)),
+        results_topic=settings.results_topic,
+        max_batch=settings.worker_max_batch,
+        max_wait_s=settings.worker_max_wait_ms / 1000.0,
+        min_points=settings.min_points,
+    )
+
+
+def ingest_main(settings: Settings) -> None:
+    stop = stop_on_signals()
+    bundle, client = _start(settings, "ingest")
+    build_ingest(settings, bundle, client).run(stop)
+
+
+def worker_main(settings: Settings) -> None:
+    stop = stop_on_signals()
+    bundle, client = _start(settings, "worker")
+    build_worker(settings, bundle, client).run(stop)

@@ -1,0 +1,162 @@
+"""The whole stream on real servers: an embedded Tansu broker and an embedded Valkey, with the
+ingest and the worker running as they do in `dmdt ingest` / `dmdt worker` (here in threads).
+
+Alerts in -> classifications out on the results topic and at GET /objects/{id}, equal to
+POST /classify on the same points; a bad message goes to the dead-letter topic; a redelivered
+alert stream changes nothing; stored counts equal a batch recomputation from all points.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+import redis
+from confluent_kafka import Consumer, Producer
+from conftest import reference_counts
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+
+from classifier.readers import read_file
+from ingest.consumer import consumer_config
+from ingest.replay import producer_config, replay, survey_messages
+from ingest.store import ObjectStore
+from services.api.app import create_app
+from services.models import DEFAULT_MODELS_DIR, find_bundle
+from services.processes import build_ingest, build_worker
+from services.settings import Settings
+
+TIMEOUT_S = 90
+
+
+def _stored_alerts() -> float:
+    return REGISTRY.get_sample_value("dmdt_alerts_stored_total") or 0.0
+
+
+def _wait(condition, what: str, timeout: float = TIMEOUT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _read_topic(bootstrap: str, topic: str, until, timeout: float = TIMEOUT_S) -> list:
+    consumer = Consumer(consumer_config(bootstrap, f"reader-{uuid.uuid4().hex}"))
+    consumer.subscribe([topic])
+    messages = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not until(messages):
+            messages.extend(m for m in consumer.consume(100, 0.5) if m.error() is None)
+    finally:
+        consumer.close()
+    assert until(messages), f"{topic}: only {len(messages)} messages in {timeout} s"
+    return messages
+
+
+@pytest.fixture
+def stream(kafka_bootstrap, redis_url, redis_client):
+    """Ingest and worker threads on fresh topics; yields the settings."""
+    run = uuid.uuid4().hex[:8]
+    settings = Settings(
+        models_dir=DEFAULT_MODELS_DIR,
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        alert_topic=f"alerts-{run}",
+        results_topic=f"results-{run}",
+        dead_letter_topic=f"dead-{run}",
+        consumer_group=f"ingest-{run}",
+        worker_max_wait_ms=5,
+    )
+    bundle = find_bundle(None, settings.models_dir)
+    client = redis.Redis.from_url(redis_url)
+    ingest = build_ingest(settings, bundle, client)
+    worker = build_worker(settings, bundle, client)
+    stop = threading.Event()
+    threads = [threading.Thread(target=part.run, args=(stop,)) for part in (ingest, worker)]
+    for thread in threads:
+        thread.start()
+    yield settings
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+
+
+def _snapshot(client: redis.Redis, object_id: str) -> dict:
+    keys = client.keys(f"dmdt:{{{object_id}}}:*")
+    return {k: client.dump(k) for k in keys if not k.endswith(b":result")}
+
+
+def test_alerts_in_classifications_out(stream, samples, redis_client):
+    settings = stream
+    css = samples / "css_1001006032764-RRab.csv"
+    ztf = samples / "ztf_schema3.2_ZTF17aaacxxf.avro"
+    messages = [*survey_messages([ztf, css]), ("broken", b"Obj\x01 not really avro")]
+    producer = Producer(producer_config(settings.kafka_bootstrap))
+    before = _stored_alerts()
+    sent = replay(producer, settings.alert_topic, messages)
+    object_id = "CSS1001006032764"
+    n_css = len(read_file(css)[0].curve())
+    assert sent == n_css + 2
+
+    # every alert stored, the broken one dead-lettered with its reason
+    _wait(lambda: _stored_alerts() - before >= sent - 1, "the alerts to be stored")
+    (dead,) = _read_topic(settings.kafka_bootstrap, settings.dead_letter_topic, len)
+    headers = dict(dead.headers())
+    assert headers["dmdt.reason"].startswith(b"undecodable: corrupt Avro container")
+    assert dead.value() == b"Obj\x01 not really avro" and dead.key() == b"broken"
+
+    # the stored counts equal a batch recomputation from every stored point
+    app = TestClient(create_app(settings))
+    with app:
+        state = _wait(
+            lambda: (
+                (body := app.get(f"/objects/{object_id}").json()).get("result")
+                and body["result"]["data_version"] == body["data_version"]
+                and body
+            ),
+            "the final classification",
+        )
+        assert state["points_per_band"] == {"r": n_css}
+        acc = ObjectStore(redis_client, find_bundle(None, DEFAULT_MODELS_DIR).grid).load(object_id)[
+            "r"
+        ]
+        t, mag, err = acc.points()
+        assert np.array_equal(acc.counts, reference_counts(t, mag, acc.grid))
+
+        # the stream's result equals POST /classify on the same points
+        direct = app.post(
+            "/classify", json={"t": t.tolist(), "mag": mag.tolist(), "err": err.tolist()}
+        ).json()
+        result = state["result"]
+        assert result["label"] == direct["label"] and result["n_points"] == direct["n_points"]
+        for name, p in direct["probabilities"].items():
+            assert result["probabilities"][name] == pytest.approx(p, abs=1e-5)
+
+        # ... and it went out on the results topic, keyed by object id
+        out = _read_topic(
+            settings.kafka_bootstrap,
+            settings.results_topic,
+            lambda ms: any(
+                m.key() == object_id.encode()
+                and json.loads(m.value())["data_version"] == state["data_version"]
+                for m in ms
+            ),
+        )
+        assert {m.key().decode() for m in out} >= {object_id, "ZTF17aaacxxf"}
+
+        # a redelivered stream changes nothing
+        snapshot = _snapshot(redis_client, object_id)
+        before = _stored_alerts()
+        replay(producer, settings.alert_topic, messages[:-1])
+        _wait(lambda: _stored_alerts() - before >= sent - 1, "the redelivered alerts")
+        assert _snapshot(redis_client, object_id) == snapshot
+        images = app.get(f"/objects/{object_id}", params={"images": True}).json()["images"]
+        assert set(images) == {"r"} and set(images["r"]["subtracted"])
