@@ -85,7 +85,7 @@ class AlertIngest:
         self.batch_size = batch_size
         self._lag_checked = 0.0
 
-    def run(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+    def run(self, stop: threading.Event, poll_s: float = 0.02) -> None:
         """Consume until ``stop`` is set; then commit what is done and leave the group."""
         self.consumer.subscribe([self.topic])
         try:

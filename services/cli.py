@@ -18,7 +18,7 @@ from classifier.grid import PRESETS, GridError
 from classifier.lightcurve import LightCurveError
 from classifier.normalise import NORMALISATIONS
 from classifier.readers import ReaderError, reader_names
-from services.images import UsageError, demo_command, image_command
+from services.images import UsageError, gallery_command, image_command
 from services.models import find_bundle
 from services.predict import predict_files
 
@@ -30,6 +30,16 @@ def _version() -> str:
         return version("dmdt-stream")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,11 +79,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="the main job on embedded defaults: images of the bundled real samples",
+        help="the whole service on embedded Kafka and Redis, streaming the bundled real data",
+        description="Start an embedded Kafka-compatible broker (Tansu) and Redis (Valkey), "
+        "dmdt ingest, worker and serve; replay the bundled ZTF alerts and CSS periodic "
+        "variables as alert streams; show the classifications; keep the API up until Ctrl-C.",
     )
-    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
-    demo.add_argument("--bins", choices=sorted(PRESETS), default="crts")
-    demo.add_argument("--norm", choices=NORMALISATIONS, default="mahabal")
+    demo.add_argument("--rate", type=_positive, default=300.0, help="alerts/s (default 300)")
+    demo.add_argument("--port", type=int, help="API port (default: a free one)")
+    demo.add_argument("--logs", type=Path, default=Path("out/demo"), help="log folder")
+    demo.add_argument(
+        "--exit", dest="stay", action="store_false", help="stop once the replay is scored"
+    )
+
+    gallery = commands.add_parser(
+        "gallery", help="dm-dt images (PNG + JSON) of every bundled real sample"
+    )
+    gallery.add_argument("--out", type=Path, default=Path("out/gallery"), help="output folder")
+    gallery.add_argument("--bins", choices=sorted(PRESETS), default="crts")
+    gallery.add_argument("--norm", choices=NORMALISATIONS, default="mahabal")
+
+    commands.add_parser(
+        "ingest", help="the Kafka alert consumer (DMDT_* settings: Kafka, Redis, topics)"
+    )
+    commands.add_parser("worker", help="the inference worker (DMDT_* settings)")
+
+    replay = commands.add_parser(
+        "replay",
+        help="produce alert files, or light curves as alert streams, to Kafka",
+        description="Send ZTF Avro alert files as they are, and light-curve files (CSS, "
+        "generic CSV, ...) as ZTF-like alerts, one per point, merged in time order.",
+    )
+    replay.add_argument("paths", type=Path, nargs="+", help="files or folders")
+    replay.add_argument("--topic", help="topic (default: DMDT_ALERT_TOPIC)")
+    replay.add_argument("--rate", type=_positive, help="alerts/s (default: as fast as possible)")
+    replay.add_argument("--bootstrap", help="Kafka servers (default: DMDT_KAFKA_BOOTSTRAP)")
 
     serve = commands.add_parser(
         "serve",
@@ -171,6 +210,23 @@ def serve_command(host: str | None, port: int | None) -> None:
     )
 
 
+def stream_command(args: argparse.Namespace) -> None:
+    """The streaming processes (their imports load Kafka and Redis clients)."""
+    from services import processes  # noqa: PLC0415
+    from services.settings import Settings  # noqa: PLC0415
+
+    if args.command == "ingest":
+        processes.ingest_main(Settings())
+    elif args.command == "worker":
+        processes.worker_main(Settings())
+    elif args.command == "replay":
+        processes.replay_main(Settings(), args.paths, args.topic, args.rate, args.bootstrap)
+    else:
+        from services.demo import run_demo  # noqa: PLC0415
+
+        run_demo(args.logs, args.rate, args.port, args.stay)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -185,8 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.file_format,
             )
             print(path)
-        elif args.command == "demo":
-            written = demo_command(args.out, args.bins, args.norm)
+        elif args.command == "gallery":
+            written = gallery_command(args.out, args.bins, args.norm)
             width = max(len(what) for what, _ in written)
             for what, png in written:
                 print(f"{what:<{width}}  {png}")
@@ -195,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             predict_command(args.paths, args.model, args.out)
         elif args.command == "serve":
             serve_command(args.host, args.port)
+        elif args.command in ("ingest", "worker", "replay", "demo"):
+            stream_command(args)
         else:  # training needs the training extra: imported only when asked for
             try:
                 from services.training_commands import (  # noqa: PLC0415

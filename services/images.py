@@ -1,4 +1,4 @@
-"""``dmdt image`` and ``dmdt demo``: dm-dt images of light-curve files, as PNG, JSON or NPY."""
+"""``dmdt image`` and ``dmdt gallery``: dm-dt images of light-curve files, as PNG, JSON or NPY."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def sample_files() -> list[Path]:
     )
 
 
-def demo_command(out_dir: Path, bins: str, norm: Normalisation) -> list[tuple[str, Path]]:
+def gallery_command(out_dir: Path, bins: str, norm: Normalisation) -> list[tuple[str, Path]]:
     """Render every band of every object in the bundled samples; returns (what, png path)."""
     grid = DmDtGrid.preset(bins)
     written = []

@@ -7,18 +7,21 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 
 import redis
 from confluent_kafka import Consumer, Producer
 from prometheus_client import start_http_server
+from tqdm import tqdm
 
 from classifier.bundle import ModelBundle
 from ingest.consumer import AlertIngest, consumer_config
-from ingest.replay import producer_config
+from ingest.replay import producer_config, replay, survey_messages
 from ingest.scoring_queue import ScoringQueue
 from ingest.store import ObjectStore
 from ingest.topics import ensure_topics
 from services.models import find_bundle
+from services.predict import light_curve_files
 from services.settings import Settings
 
 log = logging.getLogger("dmdt")
@@ -89,3 +92,30 @@ def worker_main(settings: Settings) -> None:
     stop = stop_on_signals()
     bundle, client = _start(settings, "worker")
     build_worker(settings, bundle, client).run(stop)
+
+
+def replay_main(
+    settings: Settings,
+    paths: list[Path],
+    topic: str | None,
+    rate: float | None,
+    bootstrap: str | None,
+) -> None:
+    """``dmdt replay``: files and folders (recursively) to the alert topic, with progress."""
+    files = list(light_curve_files(paths))
+    missing = [p for p in files if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: no such file")
+    bootstrap = bootstrap or settings.kafka_bootstrap
+    topic = topic or settings.alert_topic
+    ensure_topics(bootstrap, [topic])
+    messages = list(survey_messages(files))
+    with tqdm(total=len(messages), desc=f"replay to {topic}", unit="alert") as bar:
+        sent = replay(
+            Producer(producer_config(bootstrap)),
+            topic,
+            messages,
+            rate,
+            on_sent=lambda n: bar.update(n - bar.n),
+        )
+    print(f"{sent} alerts sent to {topic} at {bootstrap}")

@@ -143,8 +143,8 @@ def test_console_script_runs_and_rejects_bad_options(samples, tmp_path):
     assert bad.returncode == 2 and "invalid choice: 'fine'" in bad.stderr
 
 
-def test_demo_renders_every_bundled_sample(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+def test_gallery_renders_every_bundled_sample(tmp_path, capsys):
+    assert main(["gallery", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     pngs = sorted(tmp_path.glob("*.png"))
     assert len(pngs) == len(sorted(tmp_path.glob("*.json"))) == 25
