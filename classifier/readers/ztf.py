@@ -32,6 +32,7 @@ from typing import Any, Literal, NamedTuple
 import fastavro
 import numpy as np
 
+from classifier.lightcurve import ERR_LIMITS, MAG_LIMITS, TIME_LIMITS
 from classifier.readers.base import (
     BandColumns,
     Photometry,
@@ -109,6 +110,24 @@ def dc_magnitude(
     diff_sigma = _FLUX * abs(diff) * sigmapsf
     error = math.hypot(ref_sigma, diff_sigma) / (_FLUX * total)
     return -2.5 * math.log10(total), error
+
+
+def _plausible(point: BandPoint) -> bool:
+    return all(
+        low <= value <= high
+        for value, (low, high) in (
+            (point.mjd, TIME_LIMITS),
+            (point.mag, MAG_LIMITS),
+            (point.err, ERR_LIMITS),
+        )
+    )
+
+
+def _grouped(points: Iterator[tuple[str, BandPoint]]) -> dict[str, list[BandPoint]]:
+    per_band: dict[str, list[BandPoint]] = {}
+    for band, point in points:
+        per_band.setdefault(band, []).append(point)
+    return per_band
 
 
 def _number(record: dict[str, Any], name: str, where: str) -> float | None:
@@ -197,21 +216,20 @@ class ZtfAlert:
             upper_limits=tuple(sorted(limits.values(), key=lambda u: (u.mjd, u.band))),
         )
 
-    def band_points(self, magnitude: Magnitude = "dc") -> dict[str, list[BandPoint]]:
-        """Per band, ``(candid, mjd, mag, err)`` of the detections usable as ``magnitude``:
-        DC magnitudes where valid (default), or difference magnitudes of positive detections."""
-        per_band: dict[str, list[BandPoint]] = {}
+    def _points(self, magnitude: Magnitude) -> Iterator[tuple[str, BandPoint]]:
         for d in self.detections:
             if magnitude == "dc":
-                if d.dc_mag is None or d.dc_err is None:
-                    continue
-                point = BandPoint(d.candid, d.mjd, d.dc_mag, d.dc_err)
-            else:
-                if not d.positive:
-                    continue
-                point = BandPoint(d.candid, d.mjd, d.magpsf, d.sigmapsf)
-            per_band.setdefault(d.band, []).append(point)
-        return per_band
+                if d.dc_mag is not None and d.dc_err is not None:
+                    yield d.band, BandPoint(d.candid, d.mjd, d.dc_mag, d.dc_err)
+            elif d.positive:
+                yield d.band, BandPoint(d.candid, d.mjd, d.magpsf, d.sigmapsf)
+
+    def band_points(self, magnitude: Magnitude = "dc") -> dict[str, list[BandPoint]]:
+        """Per band, ``(candid, mjd, mag, err)`` of the detections usable as ``magnitude``:
+        DC magnitudes where valid (default), or difference magnitudes of positive detections.
+        A point a light curve would reject (e.g. a DC error above 10 mag when the difference
+        flux nearly cancels the reference) is left out."""
+        return _grouped((b, p) for b, p in self._points(magnitude) if _plausible(p))
 
     def photometry(self, magnitude: Magnitude = "dc") -> Photometry:
         """Per-band curves of DC magnitudes (default) or positive difference magnitudes."""
@@ -222,7 +240,7 @@ class ZtfAlert:
                 [p.err for p in points],
                 [f"candid {p.candid}" for p in points],
             )
-            for band, points in self.band_points(magnitude).items()
+            for band, points in _grouped(self._points(magnitude)).items()
         }
         limits = {}
         for band in sorted({u.band for u in self.upper_limits}):
