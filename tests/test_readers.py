@@ -1,3 +1,4 @@
+import contextlib
 import gzip
 import io
 import math
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from classifier.readers import ReaderError, decode_alerts, detect_reader, read_file
-from classifier.readers.ztf import dc_magnitude
+from classifier.readers.ztf import ZtfAlert, dc_magnitude
 
 
 # -- CSS ---------------------------------------------------------------------------------
@@ -198,6 +199,28 @@ def test_every_real_alert_decodes(shared_data):
         versions.add(alert.schema_version)
         assert len({d.candid for d in alert.detections}) == len(alert.detections)
     assert versions == {"3.2", "3.3", "4.02"}
+
+
+def test_compiled_reading_equals_fastavro_on_every_real_alert(shared_data, samples):
+    paths = [*sorted((shared_data / "ztf_alerts").rglob("*.avro")), *samples.glob("*.avro")]
+    for path in paths:
+        with open(path, "rb") as handle:
+            records = list(fastavro.reader(handle))
+        expected = [ZtfAlert.from_record(record) for record in records]
+        assert decode_alerts(path.read_bytes()) == expected, path.name
+
+
+def test_truncated_or_flipped_bytes_never_crash(samples):
+    data = (samples / "ztf_schema4.02_ZTF18adljlvp.avro").read_bytes()
+    rng = np.random.default_rng(11)
+    for cut in rng.integers(1, len(data), 200):
+        with pytest.raises(ValueError):
+            decode_alerts(data[:cut])
+    for position in rng.integers(len(data) - 47000, len(data), 300):
+        flipped = bytearray(data)
+        flipped[position] ^= 0xFF
+        with contextlib.suppress(ValueError):  # rejected with a reason, or other values
+            decode_alerts(bytes(flipped))
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,6 @@ default) or of difference magnitudes of positive detections (``magnitude="differ
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import zlib
@@ -29,10 +28,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-import fastavro
 import numpy as np
 
 from classifier.lightcurve import ERR_LIMITS, MAG_LIMITS, TIME_LIMITS
+from classifier.readers.avro_plan import NULL_INT, FieldSpec, ReadPlan
 from classifier.readers.base import (
     BandColumns,
     Photometry,
@@ -258,7 +257,6 @@ class ZtfAlert:
         )
 
 
-_TOP_FIELDS = frozenset({"objectId", "candid", "schemavsn", "candidate", "prv_candidates"})
 _POINT_FIELDS = frozenset(
     {
         "jd",
@@ -318,48 +316,82 @@ def _container(data: bytes) -> tuple[dict[str, bytes], list[tuple[int, bytes]]]:
     return meta, blocks
 
 
-def _project(node: Any, keep: frozenset[str]) -> Any:
-    """The schema ``node`` with records cut down to ``keep`` (points' fields below)."""
-    if isinstance(node, list):
-        return [_project(member, keep) for member in node]
-    if isinstance(node, dict) and node.get("type") == "record":
-        fields = [
-            {**f, "type": _project(f["type"], _POINT_FIELDS)}
-            for f in node["fields"]
-            if f["name"] in keep
+_SPEC = FieldSpec(
+    top=frozenset({"objectId", "schemavsn"}),
+    nested=frozenset({"candidate"}),
+    row_arrays=frozenset({"prv_candidates"}),
+    row_fields=_POINT_FIELDS,
+)
+_STRINGS = frozenset({"objectId", "schemavsn", "isdiffpos"})
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """A compiled plan and, per record part, its fields as (name, slot, is a string)."""
+
+    plan: ReadPlan
+    top: tuple[tuple[str, int, bool], ...]
+    point: tuple[tuple[str, int, bool], ...]
+
+    def values(self, fields, floats: list, ints: list, data: bytes) -> dict[str, Any]:
+        """One output row as a record dict (a null or absent field is left out)."""
+        values: dict[str, Any] = {}
+        for name, slot, is_string in fields:
+            number = ints[slot]
+            if number != NULL_INT:
+                values[name] = (
+                    data[number : number + int(floats[slot])].decode() if is_string else number
+                )
+            elif floats[slot] == floats[slot]:  # not NaN
+                values[name] = floats[slot]
+        return values
+
+    def record(self, floats: np.ndarray, ints: np.ndarray, data: bytes) -> dict[str, Any]:
+        """The fields used here of one alert, as fastavro would give them."""
+        float_rows, int_rows = floats.tolist(), ints.tolist()
+        record = self.values(self.top, float_rows[0], int_rows[0], data)
+        record["candidate"] = self.values(self.point, float_rows[0], int_rows[0], data)
+        record["prv_candidates"] = [
+            self.values(self.point, f, i, data)
+            for f, i in zip(float_rows[1:], int_rows[1:], strict=True)
         ]
-        return {**node, "fields": fields}
-    if isinstance(node, dict) and node.get("type") == "array":
-        return {**node, "items": _project(node["items"], keep)}
-    return node
+        return record
 
 
 @lru_cache(maxsize=32)
-def _schemas(text: bytes) -> tuple[Any, Any]:
-    """Parsed writer schema and the projection read from it, once per distinct schema."""
-    writer = json.loads(text)
-    return fastavro.parse_schema(writer), fastavro.parse_schema(_project(writer, _TOP_FIELDS))
+def _reading(schema_text: bytes) -> _Reading:
+    """The compiled reading of a writer schema, once per distinct schema."""
+    plan = ReadPlan.compile(json.loads(schema_text), _SPEC)
+
+    def fields(names: frozenset[str]) -> tuple[tuple[str, int, bool], ...]:
+        return tuple((name, plan.slots[name], name in _STRINGS) for name in sorted(names))
+
+    return _Reading(plan, fields(_SPEC.top), fields(_POINT_FIELDS))
 
 
 def decode_alerts(data: bytes) -> list[ZtfAlert]:
     """Every alert in one Avro container (a Kafka message holds one); ``ValueError`` if bad.
 
-    The writer schema in the header is parsed once per distinct schema, and records are
-    read through a projection onto the fields used here (cutouts and most candidate fields
-    are skipped, not built).
+    The writer schema in the header is compiled once per distinct schema into a plan that
+    reads only the fields used here and jumps over the rest (cutouts, most candidate
+    fields): see :mod:`classifier.readers.avro_plan`.
     """
     if not data.startswith(AVRO_MAGIC):
         raise ValueError("not an Avro container file (bad magic bytes)")
     try:
         meta, blocks = _container(data)
-        writer, reader = _schemas(meta["avro.schema"])
+        reading = _reading(meta["avro.schema"])
         codec = meta.get("avro.codec", b"null")
         if codec not in (b"null", b"deflate"):
             raise ValueError(f"unsupported codec {codec.decode()!r}")
         records = []
         for count, block in blocks:
-            buffer = io.BytesIO(zlib.decompress(block, -15) if codec == b"deflate" else block)
-            records.extend(fastavro.schemaless_reader(buffer, writer, reader) for _ in range(count))
+            body = zlib.decompress(block, -15) if codec == b"deflate" else block
+            array = np.frombuffer(body, dtype=np.uint8)
+            position = 0
+            for _ in range(count):
+                floats, ints, position = reading.plan.read(array, position)
+                records.append(reading.record(floats, ints, body))
     except Exception as error:  # truncated or corrupt input fails in many ways
         raise ValueError(f"corrupt Avro container: {type(error).__name__}: {error}") from None
     if not records:
