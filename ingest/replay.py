@@ -101,4 +101,3 @@ def replay(
     if failures:
         raise RuntimeError(f"{len(failures)} of {sent} messages not delivered: {failures[0]}")
     return sent
-

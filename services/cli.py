@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("paths", type=Path, nargs="+", help="files or folders")
     predict.add_argument(
         "--model",
-        help="bundle name in the models folder, or a bundle path (default: the only bundle there)",
+        help="bundle name in the models folder, or a bundle path (default: css-hybrid)",
     )
     predict.add_argument("--out", type=Path, help="CSV file (default: standard output)")
 

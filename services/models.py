@@ -9,6 +9,8 @@ from classifier.bundle import CARD, BundleError, ModelBundle, load_bundle
 
 # The repository's models/ folder (editable installs, the Docker image); DMDT_MODELS_DIR wins.
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+# The most accurate shipped bundle; css-dmdtnet (image only) is the fast one.
+DEFAULT_MODEL = "css-hybrid"
 
 
 def models_dir() -> Path:
@@ -24,13 +26,11 @@ def available_models(folder: Path | None = None) -> list[str]:
 
 def find_bundle(name_or_path: str | None, folder: Path | None = None) -> ModelBundle:
     """A checked bundle: a folder path, a name in ``folder`` (default :func:`models_dir`), or
-    (no name) the only bundle there."""
+    (no name) :data:`DEFAULT_MODEL`, or else the only bundle there."""
     folder = folder or models_dir()
     names = available_models(folder)
     if name_or_path is None:
-        if len(names) != 1:
-            raise BundleError(f"choose a model with --model: {folder} holds {names}")
-        name_or_path = names[0]
+        name_or_path = DEFAULT_MODEL if DEFAULT_MODEL in names or len(names) != 1 else names[0]
     candidate = Path(name_or_path)
     bundle_dir = candidate if (candidate / CARD).is_file() else folder / name_or_path
     if not (bundle_dir / CARD).is_file():

@@ -18,7 +18,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DMDT_", frozen=True)
 
     models_dir: Path = Field(DEFAULT_MODELS_DIR, description="folder of model bundles")
-    model: str | None = Field(None, description="default bundle (default: the only one)")
+    model: str | None = Field(
+        None, description="bundle the API defaults to and the worker uses (default: css-hybrid)"
+    )
     api_host: str = Field("127.0.0.1", description="address the API and metrics listen on")
     api_port: int = Field(8000, ge=1, le=65535, description="dmdt serve: port")
     max_body_bytes: int = Field(8 << 20, ge=1024, description="largest accepted HTTP body")

@@ -35,10 +35,14 @@ def rrab(samples):
 
 def test_health_and_models(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    ready = client.get("/readyz").json()
-    assert ready["models"] == {"css-hybrid": "CPUExecutionProvider"}
-    (summary,) = client.get("/models").json()
-    assert summary["name"] == "css-hybrid" and summary["grid"] == "crts"
+    ready = client.get("/readyz")  # no Redis at DMDT_REDIS_URL here: not ready
+    assert ready.status_code == 503 and ready.json()["redis"].startswith("unreachable")
+    assert ready.json()["models"] == {
+        "css-dmdtnet": "CPUExecutionProvider",
+        "css-hybrid": "CPUExecutionProvider",
+    }
+    summaries = {s["name"]: s for s in client.get("/models").json()}
+    assert summaries["css-hybrid"]["grid"] == summaries["css-dmdtnet"]["grid"] == "crts"
     card = client.get("/models/css-hybrid").json()
     assert card["metrics"]["test"]["macro_f1"] > 0.8 and "rpca" in card["backgrounds"]
     assert client.get("/models/nope").status_code == 404
@@ -115,3 +119,34 @@ def test_nan_and_oversized_bodies(client, rrab):
     huge = json.dumps({**body, "object_id": "x", "t": body["t"] * 20})
     response = client.post("/classify", content=huge, headers={"content-type": "application/json"})
     assert response.status_code == 413 and "exceeds" in response.text
+
+
+def test_batch_classifies_the_good_curves_and_names_the_bad(client, rrab):
+    curve, body = rrab
+    short = {"t": [1.0, 2.0], "mag": [15.0, 15.1]}
+    bad = {**body, "mag": [*body["mag"][:-1], 400.0]}
+    answer = client.post(
+        "/classify/batch", json={"curves": [body, short, body, bad], "model": "css-dmdtnet"}
+    )
+    assert answer.status_code == 200
+    items = answer.json()["items"]
+    assert [i["index"] for i in items] == [0, 1, 2, 3]
+    assert items[0]["classification"] == items[2]["classification"]
+    assert items[0]["classification"]["model"] == "css-dmdtnet"
+    assert items[1]["error"].startswith("curves[1].t: 2 distinct points")
+    assert "classification" not in items[3] and items[3]["error"].startswith("curves[3]")
+    single = client.post("/classify", json={**body, "model": "css-dmdtnet"}).json()
+    assert single["probabilities"] == pytest.approx(items[0]["classification"]["probabilities"])
+
+
+def test_batch_limits_and_metrics(client, rrab):
+    _, body = rrab
+    small = {k: body[k][:5] for k in ("t", "mag")}
+    too_many = client.post("/classify/batch", json={"curves": [small] * 257})
+    assert too_many.status_code == 413 and "limit of 256" in too_many.json()["detail"]
+    assert client.post("/classify/batch", json={"curves": []}).status_code == 422
+    text = client.get("/metrics").text
+    assert (
+        'dmdt_api_request_seconds_count{method="POST",route="/classify/batch",status="413"}' in text
+    )
+    assert 'dmdt_onnx_provider_info{model="css-hybrid",provider="CPUExecutionProvider"} 1.0' in text

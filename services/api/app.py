@@ -26,9 +26,7 @@ def load_models(settings: Settings) -> tuple[dict[str, OnnxClassifier], str]:
     models = {name: OnnxClassifier(find_bundle(name, folder)) for name in available_models(folder)}
     if not models:
         raise BundleError(f"no model bundle in {folder}")
-    default = settings.model
-    if default is None and len(models) == 1:
-        (default,) = models
+    default = settings.model or find_bundle(None, folder).name
     if default not in models:
         raise BundleError(
             f"default model {default!r} is not among {sorted(models)}; set DMDT_MODEL"
