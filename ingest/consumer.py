@@ -46,6 +46,7 @@ def consumer_config(bootstrap: str, group: str) -> dict:
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 1000,
         "fetch.max.bytes": 64 << 20,
+        "max.partition.fetch.bytes": 16 << 20,  # 1 MiB default: ~18 ZTF alerts a request
     }
 
 
