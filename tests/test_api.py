@@ -122,7 +122,7 @@ def test_nan_and_oversized_bodies(client, rrab):
 
 
 def test_batch_classifies_the_good_curves_and_names_the_bad(client, rrab):
-    curve, body = rrab
+    _, body = rrab
     short = {"t": [1.0, 2.0], "mag": [15.0, 15.1]}
     bad = {**body, "mag": [*body["mag"][:-1], 400.0]}
     answer = client.post(

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -129,52 +129,6 @@ def _grouped(points: Iterator[tuple[str, BandPoint]]) -> dict[str, list[BandPoin
     return per_band
 
 
-def _number(record: dict[str, Any], name: str, where: str) -> float | None:
-    value = record.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}.{name}: {value!r} is not a number")
-    return float(value)
-
-
-def _required(record: dict[str, Any], name: str, where: str) -> float:
-    value = _number(record, name, where)
-    if value is None or not math.isfinite(value):
-        raise ValueError(f"{where}.{name}: missing or not finite ({record.get(name)!r})")
-    return value
-
-
-def _band(record: dict[str, Any], where: str) -> str:
-    fid = record.get("fid")
-    if fid not in FILTERS:
-        raise ValueError(f"{where}.fid: {fid!r} is not a ZTF filter id {sorted(FILTERS)}")
-    return FILTERS[fid]
-
-
-def _detection(record: dict[str, Any], where: str) -> ZtfDetection:
-    magpsf = _required(record, "magpsf", where)
-    sigmapsf = _required(record, "sigmapsf", where)
-    positive = str(record.get("isdiffpos", "t")).lower() in ("t", "1", "true")
-    magnr = _number(record, "magnr", where)
-    sigmagnr = _number(record, "sigmagnr", where)
-    distnr = _number(record, "distnr", where)
-    dc_mag, dc_err = dc_magnitude(magpsf, sigmapsf, positive, magnr, sigmagnr, distnr)
-    return ZtfDetection(
-        candid=int(record["candid"]),
-        mjd=_required(record, "jd", where) - JD_TO_MJD,
-        band=_band(record, where),
-        magpsf=magpsf,
-        sigmapsf=sigmapsf,
-        positive=positive,
-        magnr=magnr,
-        sigmagnr=sigmagnr,
-        distnr=distnr,
-        dc_mag=dc_mag,
-        dc_err=dc_err,
-    )
-
-
 @dataclass(frozen=True)
 class ZtfAlert:
     """One decoded alert: the object's detections (new one included) and upper limits."""
@@ -184,36 +138,6 @@ class ZtfAlert:
     schema_version: str
     detections: tuple[ZtfDetection, ...]
     upper_limits: tuple[ZtfUpperLimit, ...]
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> ZtfAlert:
-        """Build from a decoded Avro record; raises ``ValueError`` naming the bad field."""
-        object_id = record.get("objectId")
-        candidate = record.get("candidate")
-        if not isinstance(object_id, str) or not object_id:
-            raise ValueError(f"objectId: missing or not a string ({object_id!r})")
-        if not isinstance(candidate, dict) or candidate.get("candid") is None:
-            raise ValueError("candidate: missing, or without a candid")
-        detections = {candidate["candid"]: _detection(candidate, "candidate")}
-        limits = {}
-        for i, previous in enumerate(record.get("prv_candidates") or []):
-            where = f"prv_candidates[{i}]"
-            if previous.get("candid") is not None and previous.get("magpsf") is not None:
-                detections.setdefault(previous["candid"], _detection(previous, where))
-            else:
-                limit = _number(previous, "diffmaglim", where)
-                if limit is None or not math.isfinite(limit):
-                    continue  # a non-detection without a limit says nothing
-                mjd = _required(previous, "jd", where) - JD_TO_MJD
-                band = _band(previous, where)
-                limits.setdefault((mjd, band), ZtfUpperLimit(mjd, band, limit))
-        return cls(
-            object_id=object_id,
-            candid=int(candidate["candid"]),
-            schema_version=str(record.get("schemavsn", "unknown")),
-            detections=tuple(sorted(detections.values(), key=lambda d: (d.mjd, d.candid))),
-            upper_limits=tuple(sorted(limits.values(), key=lambda u: (u.mjd, u.band))),
-        )
 
     def _points(self, magnitude: Magnitude) -> Iterator[tuple[str, BandPoint]]:
         for d in self.detections:
@@ -322,51 +246,102 @@ _SPEC = FieldSpec(
     row_arrays=frozenset({"prv_candidates"}),
     row_fields=_POINT_FIELDS,
 )
-_STRINGS = frozenset({"objectId", "schemavsn", "isdiffpos"})
 
 
-@dataclass(frozen=True)
+def _where(row: int) -> str:
+    return "candidate" if row == 0 else f"prv_candidates[{row - 1}]"
+
+
+def _finite(value: float, row: int, name: str) -> float:
+    if not math.isfinite(value):
+        shown = None if math.isnan(value) else value  # NaN stands for null here
+        raise ValueError(f"{_where(row)}.{name}: missing or not finite ({shown!r})")
+    return value
+
+
+def _optional(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
 class _Reading:
-    """A compiled plan and, per record part, its fields as (name, slot, is a string)."""
+    """A compiled plan for one writer schema; builds alerts from the rows it reads (row 0:
+    the top level and ``candidate``; then one row per ``prv_candidates`` item)."""
 
-    plan: ReadPlan
-    top: tuple[tuple[str, int, bool], ...]
-    point: tuple[tuple[str, int, bool], ...]
+    def __init__(self, plan: ReadPlan) -> None:
+        self.plan = plan
+        slot = plan.slots
+        self.object_id, self.schemavsn, self.isdiffpos = (
+            slot["objectId"],
+            slot["schemavsn"],
+            slot["isdiffpos"],
+        )
+        self.candid, self.fid, self.jd = slot["candid"], slot["fid"], slot["jd"]
+        self.magpsf, self.sigmapsf, self.diffmaglim = (
+            slot["magpsf"],
+            slot["sigmapsf"],
+            slot["diffmaglim"],
+        )
+        self.reference = (slot["magnr"], slot["sigmagnr"], slot["distnr"])
 
-    def values(self, fields, floats: list, ints: list, data: bytes) -> dict[str, Any]:
-        """One output row as a record dict (a null or absent field is left out)."""
-        values: dict[str, Any] = {}
-        for name, slot, is_string in fields:
-            number = ints[slot]
-            if number != NULL_INT:
-                values[name] = (
-                    data[number : number + int(floats[slot])].decode() if is_string else number
-                )
-            elif floats[slot] == floats[slot]:  # not NaN
-                values[name] = floats[slot]
-        return values
+    @staticmethod
+    def _text(slot: int, floats: list, ints: list, data: bytes) -> str | None:
+        at = ints[slot]
+        return None if at == NULL_INT else data[at : at + int(floats[slot])].decode()
 
-    def record(self, floats: np.ndarray, ints: np.ndarray, data: bytes) -> dict[str, Any]:
-        """The fields used here of one alert, as fastavro would give them."""
+    def _located(self, row: int, floats: list, ints: list) -> tuple[float, str]:
+        fid = ints[self.fid]
+        if fid not in FILTERS:
+            shown = None if fid == NULL_INT else fid
+            raise ValueError(
+                f"{_where(row)}.fid: {shown!r} is not a ZTF filter id {sorted(FILTERS)}"
+            )
+        return _finite(floats[self.jd], row, "jd") - JD_TO_MJD, FILTERS[fid]
+
+    def _detection(self, row: int, floats: list, ints: list, data: bytes) -> ZtfDetection:
+        magpsf = _finite(floats[self.magpsf], row, "magpsf")
+        sigmapsf = _finite(floats[self.sigmapsf], row, "sigmapsf")
+        mjd, band = self._located(row, floats, ints)
+        sign = self._text(self.isdiffpos, floats, ints, data)
+        positive = sign is None or sign.lower() in ("t", "1", "true")
+        magnr, sigmagnr, distnr = (_optional(floats[slot]) for slot in self.reference)
+        dc_mag, dc_err = dc_magnitude(magpsf, sigmapsf, positive, magnr, sigmagnr, distnr)
+        return ZtfDetection(
+            ints[self.candid], mjd, band, magpsf, sigmapsf, positive,
+            magnr, sigmagnr, distnr, dc_mag, dc_err,
+        )  # fmt: skip
+
+    def alert(self, floats: np.ndarray, ints: np.ndarray, data: bytes) -> ZtfAlert:
+        """One alert from its rows; ``ValueError`` naming the first bad field."""
         float_rows, int_rows = floats.tolist(), ints.tolist()
-        record = self.values(self.top, float_rows[0], int_rows[0], data)
-        record["candidate"] = self.values(self.point, float_rows[0], int_rows[0], data)
-        record["prv_candidates"] = [
-            self.values(self.point, f, i, data)
-            for f, i in zip(float_rows[1:], int_rows[1:], strict=True)
-        ]
-        return record
+        object_id = self._text(self.object_id, float_rows[0], int_rows[0], data)
+        if not object_id:
+            raise ValueError(f"objectId: missing or not a string ({object_id!r})")
+        if int_rows[0][self.candid] == NULL_INT:
+            raise ValueError("candidate: missing, or without a candid")
+        detections: dict[int, ZtfDetection] = {}
+        limits: dict[tuple[float, str], ZtfUpperLimit] = {}
+        for row, (f, i) in enumerate(zip(float_rows, int_rows, strict=True)):
+            candid = i[self.candid]
+            if row == 0 or (candid != NULL_INT and not math.isnan(f[self.magpsf])):
+                if candid not in detections:
+                    detections[candid] = self._detection(row, f, i, data)
+            elif not math.isnan(f[self.diffmaglim]):
+                mjd, band = self._located(row, f, i)
+                limits.setdefault((mjd, band), ZtfUpperLimit(mjd, band, f[self.diffmaglim]))
+        return ZtfAlert(
+            object_id=object_id,
+            candid=int_rows[0][self.candid],
+            schema_version=self._text(self.schemavsn, float_rows[0], int_rows[0], data)
+            or "unknown",
+            detections=tuple(sorted(detections.values(), key=lambda d: (d.mjd, d.candid))),
+            upper_limits=tuple(sorted(limits.values(), key=lambda u: (u.mjd, u.band))),
+        )
 
 
 @lru_cache(maxsize=32)
 def _reading(schema_text: bytes) -> _Reading:
     """The compiled reading of a writer schema, once per distinct schema."""
-    plan = ReadPlan.compile(json.loads(schema_text), _SPEC)
-
-    def fields(names: frozenset[str]) -> tuple[tuple[str, int, bool], ...]:
-        return tuple((name, plan.slots[name], name in _STRINGS) for name in sorted(names))
-
-    return _Reading(plan, fields(_SPEC.top), fields(_POINT_FIELDS))
+    return _Reading(ReadPlan.compile(json.loads(schema_text), _SPEC))
 
 
 def decode_alerts(data: bytes) -> list[ZtfAlert]:
@@ -384,19 +359,19 @@ def decode_alerts(data: bytes) -> list[ZtfAlert]:
         codec = meta.get("avro.codec", b"null")
         if codec not in (b"null", b"deflate"):
             raise ValueError(f"unsupported codec {codec.decode()!r}")
-        records = []
+        rows = []
         for count, block in blocks:
             body = zlib.decompress(block, -15) if codec == b"deflate" else block
             array = np.frombuffer(body, dtype=np.uint8)
             position = 0
             for _ in range(count):
                 floats, ints, position = reading.plan.read(array, position)
-                records.append(reading.record(floats, ints, body))
+                rows.append((floats, ints, body))
     except Exception as error:  # truncated or corrupt input fails in many ways
         raise ValueError(f"corrupt Avro container: {type(error).__name__}: {error}") from None
-    if not records:
+    if not rows:
         raise ValueError("Avro container holds no alert")
-    return [ZtfAlert.from_record(record) for record in records]
+    return [reading.alert(*row) for row in rows]
 
 
 class ZtfAvroReader:
