@@ -120,6 +120,24 @@ def test_nan_and_oversized_bodies(client, rrab):
     response = client.post("/classify", content=huge, headers={"content-type": "application/json"})
     assert response.status_code == 413 and "exceeds" in response.text
 
+    bigger = json.dumps({**body, "t": body["t"] * 100}).encode()
+    assert len(bigger) > 200_000
+
+    def chunks():  # streamed, without a Content-Length: counted as it arrives
+        for i in range(0, len(bigger), 10_000):
+            yield bigger[i : i + 10_000]
+
+    response = client.post(
+        "/classify", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413 and "exceeds 200000 bytes" in response.text, response.text
+    response = client.post(
+        "/classify",
+        content=b"{}",
+        headers={"content-type": "application/json", "content-length": "x"},
+    )
+    assert response.status_code == 400 and "Content-Length" in response.text
+
 
 def test_batch_classifies_the_good_curves_and_names_the_bad(client, rrab):
     _, body = rrab

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import asynccontextmanager
 
 import redis
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from classifier.bundle import BundleError
 from classifier.inference import OnnxClassifier
 from services import metrics
 from services.api import routes_classify, routes_health, routes_models, routes_objects
+from services.api.middleware import BodyLimit, RequestTiming
 from services.models import available_models, find_bundle
 from services.settings import Settings
 
@@ -58,26 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and int(length) > settings.max_body_bytes:
-            return JSONResponse(
-                status_code=413,
-                content={"detail": f"body of {length} bytes exceeds {settings.max_body_bytes}"},
-            )
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def time_requests(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.API_LATENCY.labels(
-            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTiming)
     app.include_router(routes_health.router)
     app.include_router(routes_models.router)
     app.include_router(routes_classify.router)
