@@ -8,14 +8,19 @@ from pydantic import BaseModel, Field
 BAND_PREFERENCE = ("r", "g", "i")
 
 
-class StreamResult(BaseModel):
-    object_id: str
+class Verdict(BaseModel):
+    """What a model says of one curve."""
+
     label: str
     probabilities: dict[str, float]
     confidence: float
     unknown: bool = Field(description="top probability below the model's threshold")
     model: str
     model_version: str
+
+
+class StreamResult(Verdict):
+    object_id: str
     provider: str = Field(description="ONNX Runtime execution provider that scored it")
     band: str = Field(description="the band scored (see the multi-band rule)")
     n_points: int = Field(description="points of the scored band")

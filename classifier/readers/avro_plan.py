@@ -257,18 +257,15 @@ def _run(ops, branches, data, i, floats, ints):  # noqa: PLR0915 (one interprete
                 return -1, n
             if code == _LONG_SLOT:
                 ints[row, a] = value
-        elif code in (_FLOAT, _FLOAT_SLOT):
-            if i + 4 > n:
+        elif code in (_FLOAT, _FLOAT_SLOT, _DOUBLE, _DOUBLE_SLOT):
+            width = 4 if code in (_FLOAT, _FLOAT_SLOT) else 8
+            if i + width > n:
                 return -1, i
             if code == _FLOAT_SLOT:
                 floats[row, a] = data[i : i + 4].view(np.float32)[0]
-            i += 4
-        elif code in (_DOUBLE, _DOUBLE_SLOT):
-            if i + 8 > n:
-                return -1, i
-            if code == _DOUBLE_SLOT:
+            elif code == _DOUBLE_SLOT:
                 floats[row, a] = data[i : i + 8].view(np.float64)[0]
-            i += 8
+            i += width
         elif code in (_BYTES, _STRING_SLOT):
             size, i = _varint(data, i, n)
             if i < 0 or size < 0 or i + size > n:
@@ -289,42 +286,32 @@ def _run(ops, branches, data, i, floats, ints):  # noqa: PLR0915 (one interprete
         elif code == _JUMP:
             pc = a
         elif code in (_ARRAY, _ARRAY_END):
+            more = False
             if code == _ARRAY_END:
                 stack_remaining[depth - 1] -= 1
-                if stack_remaining[depth - 1] > 0:
-                    if stack_rows[depth - 1]:
-                        row = rows_used
-                        rows_used += 1
-                        if row >= max_rows:
-                            return -2, 0
-                    pc = stack_body[depth - 1]
-                    continue
-            count, i = _varint(data, i, n)
-            if i < 0:
-                return -1, n
-            if count < 0:  # a block given with its byte size
-                count = -count
-                _, i = _varint(data, i, n)
+                more = stack_remaining[depth - 1] > 0
+            if not more:  # a block count: the next items, or 0 at the end of the array
+                count, i = _varint(data, i, n)
+                if i >= 0 and count < 0:  # a block given with its byte size
+                    count = -count
+                    _, i = _varint(data, i, n)
                 if i < 0:
                     return -1, n
-            if code == _ARRAY:
-                if depth >= 64:
-                    return -1, i
-                body, after, row_mode = a, ops[pc - 1, 2], ops[pc - 1, 3]
-                stack_body[depth] = body
-                stack_rows[depth] = row_mode
-                depth += 1
+                if code == _ARRAY:
+                    if depth >= 64:
+                        return -1, i
+                    stack_body[depth] = a
+                    stack_rows[depth] = ops[pc - 1, 3]
+                    depth += 1
                 if count == 0:
                     depth -= 1
-                    pc = after
+                    if stack_rows[depth]:
+                        row = 0
+                    if code == _ARRAY:
+                        pc = ops[pc - 1, 2]  # past the body
                     continue
-            if count == 0:  # the end of the array's blocks
-                depth -= 1
-                if stack_rows[depth]:
-                    row = 0
-                continue
-            stack_remaining[depth - 1] = count
-            if stack_rows[depth - 1]:
+                stack_remaining[depth - 1] = count
+            if stack_rows[depth - 1]:  # each item of a row array is a new row
                 row = rows_used
                 rows_used += 1
                 if row >= max_rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.results import StreamResult
+from services.results import StreamResult, Verdict
 
 EXAMPLE_CURVE = {
     "t": [58464.743, 58465.735, 58470.701, 58478.744, 58488.722],
@@ -42,13 +42,7 @@ class Images(BaseModel):
     )
 
 
-class Classification(BaseModel):
-    label: str
-    probabilities: dict[str, float]
-    confidence: float
-    unknown: bool = Field(description="top probability below the model's threshold")
-    model: str
-    model_version: str
+class Classification(Verdict):
     n_points: int = Field(description="points used (exact duplicates counted once)")
     images: Images | None = None
 
