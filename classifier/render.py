@@ -6,6 +6,7 @@ paper's figures; the tick labels are the real edge values.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +19,7 @@ import numpy as np
 from classifier.grid import DmDtGrid
 
 COLORMAP = "viridis"
+SIGNED_COLORMAP = "RdBu_r"
 
 
 def _edge_label(value: float) -> str:
@@ -28,22 +30,26 @@ def _edge_label(value: float) -> str:
     return f"{value:g}"
 
 
-def render_png(
+def png_bytes(
     image: np.ndarray,
     grid: DmDtGrid,
-    path: Path | str,
     title: str,
     colorbar_label: str = "255 x pairs / n(n-1)/2",
-) -> Path:
-    """Write ``image`` (rows = dm bins, columns = dt bins) to ``path`` as a PNG."""
+    signed: bool = False,
+) -> bytes:
+    """``image`` (rows = dm bins, columns = dt bins) as PNG bytes; ``signed`` images (an image
+    minus a background) get a diverging colour map centred on zero."""
     if image.shape != grid.shape:
         raise ValueError(f"image shape {image.shape} does not match grid {grid.shape}")
     n_dm, n_dt = grid.shape
+    limit = float(np.abs(image).max()) or 1.0
     fig, ax = plt.subplots(figsize=(7.2, 6.4), dpi=110, layout="constrained")
     shown = ax.imshow(
         image,
         origin="lower",
-        cmap=COLORMAP,
+        cmap=SIGNED_COLORMAP if signed else COLORMAP,
+        vmin=-limit if signed else None,
+        vmax=limit if signed else None,
         aspect="auto",
         extent=(0, n_dt, 0, n_dm),
         interpolation="nearest",
@@ -56,7 +62,20 @@ def render_png(
     ax.set_ylabel("dm (mag, later - earlier), bin edges")
     ax.set_title(title, fontsize=10)
     fig.colorbar(shown, ax=ax, label=colorbar_label)
-    path = Path(path)
-    fig.savefig(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
+    return buffer.getvalue()
+
+
+def render_png(
+    image: np.ndarray,
+    grid: DmDtGrid,
+    path: Path | str,
+    title: str,
+    colorbar_label: str = "255 x pairs / n(n-1)/2",
+) -> Path:
+    """Write ``image`` (rows = dm bins, columns = dt bins) to ``path`` as a PNG."""
+    path = Path(path)
+    path.write_bytes(png_bytes(image, grid, title, colorbar_label))
     return path

@@ -1,5 +1,6 @@
 """The HTTP API in-process (FastAPI TestClient) with the shipped model bundle."""
 
+import base64
 import json
 
 import numpy as np
@@ -168,3 +169,16 @@ def test_batch_limits_and_metrics(client, rrab):
         'dmdt_api_request_seconds_count{method="POST",route="/classify/batch",status="413"}' in text
     )
     assert 'dmdt_onnx_provider_info{model="css-hybrid",provider="CPUExecutionProvider"} 1.0' in text
+
+
+def test_images_as_png_pictures(client, rrab):
+    _, body = rrab
+    answer = client.post("/classify", json={**body, "images": True, "image_format": "png"}).json()
+    images = answer["images"]
+    assert images["format"] == "png"
+    pictures = [images["image"], *images["subtracted"].values()]
+    assert len(pictures) == 1 + len(load_bundle(DEFAULT_MODELS_DIR / "css-hybrid").backgrounds)
+    for picture in pictures:
+        assert base64.b64decode(picture).startswith(b"\x89PNG\r\n\x1a\n")
+    bad = client.post("/classify", json={**body, "images": True, "image_format": "gif"})
+    assert bad.status_code == 422 and "image_format" in bad.text

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 
 from classifier.inference import OnnxClassifier, Predictions
 from classifier.lightcurve import LightCurve, LightCurveError
-from classifier.model_input import images_from_counts
+from services.api.images import ImageFormat, images_of
 from services.api.routes_models import get_model
 from services.api.schemas import (
     BatchItem,
@@ -20,7 +19,6 @@ from services.api.schemas import (
     Classification,
     ClassifyRequest,
     CurveIn,
-    Images,
 )
 
 router = APIRouter(prefix="/classify", tags=["classify"])
@@ -39,23 +37,8 @@ def _curve(body: CurveIn, max_points: int, min_points: int) -> LightCurve:
     return curve
 
 
-def images_of(model: OnnxClassifier, counts: np.ndarray, n_points: int) -> Images:
-    """The model's image of raw counts (fraction of pairs per bin) and each background-
-    subtracted image of its card."""
-    fraction = images_from_counts(counts, n_points)[0, 0]
-    grid = model.bundle.grid
-    return Images(
-        dm_edges=grid.dm_edges.tolist(),
-        dt_edges=grid.dt_edges.tolist(),
-        image=fraction.tolist(),
-        subtracted={
-            name: (fraction - bg).tolist() for name, bg in model.bundle.backgrounds.items()
-        },
-    )
-
-
 def _classifications(
-    model: OnnxClassifier, curves: Sequence[LightCurve], with_images: bool
+    model: OnnxClassifier, curves: Sequence[LightCurve], images: bool, fmt: ImageFormat
 ) -> list[Classification]:
     predictions: Predictions = model.predict_curves(curves)
     card = model.bundle.card
@@ -68,8 +51,10 @@ def _classifications(
             model=card.name,
             model_version=card.version,
             n_points=len(curve),
-            images=images_of(model, model.bundle.grid.counts(curve), len(curve))
-            if with_images
+            images=images_of(
+                model, model.bundle.grid.counts(curve), len(curve), fmt, curve.object_id or ""
+            )
+            if images
             else None,
         )
         for curve, label, probabilities, confidence, unknown in zip(
@@ -93,7 +78,7 @@ def classify(body: ClassifyRequest, request: Request) -> Classification:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", problem.field), "msg": problem.reason}]
         ) from None
-    return _classifications(model, [curve], body.images)[0]
+    return _classifications(model, [curve], body.images, body.image_format)[0]
 
 
 @router.post("/batch", response_model=BatchResponse, response_model_exclude_none=True)
@@ -118,7 +103,11 @@ def classify_batch(body: BatchRequest, request: Request) -> BatchResponse:
             items.append(
                 BatchItem(index=index, error=f"curves[{index}].{problem.field}: {problem.reason}")
             )
-    done = _classifications(model, [curve for _, curve in good], body.images) if good else []
+    done = (
+        _classifications(model, [curve for _, curve in good], body.images, body.image_format)
+        if good
+        else []
+    )
     items.extend(
         BatchItem(index=index, classification=c) for (index, _), c in zip(good, done, strict=True)
     )

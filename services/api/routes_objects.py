@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import redis
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from ingest.store import ObjectStore, object_key
-from services.api.routes_classify import images_of
+from services.api.images import ImageFormat, images_of
 from services.api.routes_models import get_model
 from services.api.schemas import ObjectState
 from services.results import StreamResult
@@ -18,7 +20,10 @@ router = APIRouter(prefix="/objects", tags=["objects"])
 def get_object(
     object_id: str,
     request: Request,
-    images: bool = Query(False, description="also return each band's dm-dt images"),
+    images: Annotated[bool, Query(description="also return each band's dm-dt images")] = False,
+    image_format: Annotated[
+        ImageFormat, Query(description="images as arrays, or PNG pictures (base64)")
+    ] = "array",
 ) -> ObjectState:
     """The stream's latest classification of the object, its points per band and images."""
     model = get_model(request, None)
@@ -36,7 +41,7 @@ def get_object(
         points_per_band={band: acc.n_points for band, acc in sorted(stored.bands.items())},
         result=None if result is None else StreamResult.model_validate_json(result),
         images={
-            band: images_of(model, acc.counts, acc.n_points)
+            band: images_of(model, acc.counts, acc.n_points, image_format, f"{object_id} {band}")
             for band, acc in sorted(stored.bands.items())
         }
         if images

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.results import StreamResult, Verdict
@@ -31,14 +33,20 @@ class ClassifyRequest(CurveIn):
     images: bool = Field(
         False, description="also return the dm-dt image and the background-subtracted images"
     )
+    image_format: Literal["array", "png"] = Field(
+        "array", description="images as arrays (rows = dm bins), or PNG pictures (base64)"
+    )
 
 
 class Images(BaseModel):
+    format: Literal["array", "png"]
     dm_edges: list[float]
     dt_edges: list[float]
-    image: list[list[float]] = Field(description="fraction of all pairs per bin, rows = dm")
-    subtracted: dict[str, list[list[float]]] = Field(
-        description="image minus each background of the model card"
+    image: list[list[float]] | str = Field(
+        description="fraction of all pairs per bin (rows = dm bins), or its PNG in base64"
+    )
+    subtracted: dict[str, list[list[float]] | str] = Field(
+        description="image minus each background of the model card (arrays or PNG)"
     )
 
 
@@ -62,6 +70,7 @@ class BatchRequest(BaseModel):
     curves: list[CurveIn] = Field(min_length=1, description="light curves, one band each")
     model: str | None = Field(None, description="bundle name (default: the served default)")
     images: bool = Field(False, description="also return each curve's images")
+    image_format: Literal["array", "png"] = Field("array", description="arrays, or PNG (base64)")
 
 
 class BatchItem(BaseModel):
