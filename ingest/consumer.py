@@ -4,7 +4,8 @@ At-least-once: offsets are committed only after Redis holds the batch's points a
 objects are queued for scoring; a redelivered alert changes nothing (see :mod:`ingest.store`).
 A message that cannot be decoded goes to the dead-letter topic with the reason in its headers
 (and the original bytes as its value), is counted, and the consumer carries on. If Redis is
-unreachable, the batch is not committed: the consumer rewinds to it and tries again.
+unreachable (or writers kept conflicting on an object), the batch is not committed: the
+consumer rewinds to it and tries again.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from confluent_kafka import (
 from classifier.readers.ztf import Magnitude, decode_alerts
 from ingest import metrics
 from ingest.scoring_queue import ScoringQueue
-from ingest.store import AlertPoints, ObjectStore
+from ingest.store import AlertPoints, ObjectStore, StoreConflictError
 
 log = logging.getLogger("dmdt.ingest")
 RETRY_PAUSE_S = 1.0
@@ -106,9 +107,9 @@ class AlertIngest:
         """Handle a batch; on a Redis failure, rewind to it (it will be read again)."""
         try:
             return self.handle(messages)
-        except (redis.ConnectionError, redis.TimeoutError) as error:
+        except (redis.ConnectionError, redis.TimeoutError, StoreConflictError) as error:
             metrics.ALERTS_FAILED.labels("redis").inc(len(messages))
-            log.warning("Redis unavailable (%s); batch of %d will be retried", error, len(messages))
+            log.warning("Redis: %s; the batch of %d will be read again", error, len(messages))
             self._rewind(messages)
             time.sleep(RETRY_PAUSE_S)
             return None
