@@ -103,7 +103,9 @@ class AlertIngest:
             self.consumer.close()
             self.dead_letters.flush(10)
 
-    def handle_or_rewind(self, messages: Sequence[Message]) -> BatchOutcome | None:
+    def handle_or_rewind(
+        self, messages: Sequence[Message], pause_s: float = RETRY_PAUSE_S
+    ) -> BatchOutcome | None:
         """Handle a batch; on a Redis failure, rewind to it (it will be read again)."""
         try:
             return self.handle(messages)
@@ -111,7 +113,7 @@ class AlertIngest:
             metrics.ALERTS_FAILED.labels("redis").inc(len(messages))
             log.warning("Redis: %s; the batch of %d will be read again", error, len(messages))
             self._rewind(messages)
-            time.sleep(RETRY_PAUSE_S)
+            time.sleep(pause_s)
             return None
 
     def handle(self, messages: Sequence[Message]) -> BatchOutcome:
