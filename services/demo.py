@@ -89,6 +89,7 @@ def _spawn(command: str, env: dict[str, str], logs: Path) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C reaches the demo, which stops the children in order
     )
 
 
@@ -156,8 +157,15 @@ def _follow_results(settings: Settings, board: ResultBoard, stop: threading.Even
         consumer.close()
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def run_demo(logs: Path, rate: float, api_port: int | None, stay: bool) -> ResultBoard:
-    """Run the demo; with ``stay``, keep the API up until Ctrl-C."""
+    """Run the demo; with ``stay``, keep the API up until Ctrl-C (or SIGTERM)."""
+    # explicit handlers: a shell starting us in the background may have set SIGINT to ignored
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     logs.mkdir(parents=True, exist_ok=True)
     paths = demo_inputs()
     labels = known_labels(paths)

@@ -66,6 +66,7 @@ class EmbeddedKafka:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a terminal's Ctrl-C is for us to handle, in order
             )
         _wait_for_port(self.port, self._process, self.log_path)
         return self
