@@ -210,8 +210,9 @@ def bench_latency(css: Path, model: str, seconds: float) -> None:
         messages = css_stream(css, objects=1000, per_object=40)[: int(rate * seconds)]
         with (
             tempfile.TemporaryDirectory() as logs,
-            running_service(Path(logs), free_port()) as settings,
+            running_service(Path(logs), free_port()) as service,
         ):
+            settings = service.settings
             producer = Producer(producer_config(settings.kafka_bootstrap))
             warm = css_stream(ROOT / "classifier" / "samples", objects=1, per_object=10)
             replay(producer, settings.alert_topic, warm)

@@ -117,9 +117,18 @@ def _wait_ready(url: str, children: list[subprocess.Popen], logs: Path) -> None:
     raise RuntimeError(f"the API was not ready in {READY_TIMEOUT_S} s; see {logs}")
 
 
+@dataclass(frozen=True)
+class RunningService:
+    """The settings the services share, and where each one serves its metrics."""
+
+    settings: Settings
+    api_url: str
+    metrics_targets: dict[str, str]  # role -> host:port of its /metrics
+
+
 @contextlib.contextmanager
-def running_service(logs: Path, api_port: int) -> Iterator[Settings]:
-    """Embedded Kafka and Redis plus the three services; yields the settings they share."""
+def running_service(logs: Path, api_port: int) -> Iterator[RunningService]:
+    """Embedded Kafka and Redis plus the three services."""
     with EmbeddedKafka(logs) as kafka, embedded_redis() as redis_url:
         settings = Settings(kafka_bootstrap=kafka.bootstrap, redis_url=redis_url, api_port=api_port)
         ensure_topics(
@@ -132,15 +141,19 @@ def running_service(logs: Path, api_port: int) -> Iterator[Settings]:
             "DMDT_REDIS_URL": redis_url,
             "DMDT_API_PORT": str(api_port),
         }
+        ports = {name: free_port() if name != "serve" else api_port for name in CHILDREN}
         children = [
-            _spawn(name, {**env, "DMDT_METRICS_PORT": str(free_port())}, logs)
+            _spawn(name, {**env, "DMDT_METRICS_PORT": str(ports[name])}, logs)
             if name != "serve"
             else _spawn(name, env, logs)
             for name in CHILDREN
         ]
+        url = f"http://127.0.0.1:{api_port}"
         try:
-            _wait_ready(f"http://127.0.0.1:{api_port}", children, logs)
-            yield settings
+            _wait_ready(url, children, logs)
+            yield RunningService(
+                settings, url, {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+            )
         finally:
             _stop(children)
 
@@ -173,8 +186,8 @@ def run_demo(logs: Path, rate: float, api_port: int | None, stay: bool) -> Resul
     board = ResultBoard()
     port = api_port or free_port()
     print(f"starting Kafka (Tansu), Redis (Valkey), dmdt ingest/worker/serve; logs in {logs}")
-    with running_service(logs, port) as settings:
-        url = f"http://127.0.0.1:{port}"
+    with running_service(logs, port) as service:
+        settings, url = service.settings, service.api_url
         stop = threading.Event()
         follower = threading.Thread(target=_follow_results, args=(settings, board, stop))
         follower.start()

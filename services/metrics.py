@@ -35,6 +35,7 @@ ONNX_PROVIDER = Gauge(
     "1 for the ONNX Runtime execution provider really in use",
     ["model", "provider"],
 )
+EXPECTS_GPU = Gauge("dmdt_expects_gpu", "1 where DMDT_EXPECT_GPU says ONNX should run on CUDA")
 API_LATENCY = Histogram(
     "dmdt_api_request_seconds",
     "HTTP request handling time, by route and status",

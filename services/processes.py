@@ -79,6 +79,7 @@ def build_worker(settings: Settings, bundle: ModelBundle, client: redis.Redis):
         max_batch=settings.worker_max_batch,
         max_wait_s=settings.worker_max_wait_ms / 1000.0,
         min_points=settings.min_points,
+        expect_gpu=settings.expect_gpu,
     )
 
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     min_points: int | None = Field(
         None, ge=2, description="worker: points a band needs to be scored (default: the card's)"
     )
+    expect_gpu: bool = Field(
+        False, description="this host should run ONNX on CUDA: a CPU fallback is logged and alerted"
+    )
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="ingest/worker: Prometheus port (none: no endpoint)"
     )

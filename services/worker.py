@@ -29,6 +29,17 @@ from services.results import StreamResult, scoring_band
 log = logging.getLogger("dmdt.worker")
 
 
+def report_provider(model: OnnxClassifier, expect_gpu: bool) -> None:
+    """Log and export the execution provider really in use; warn on a CPU fallback."""
+    metrics.ONNX_PROVIDER.labels(model.bundle.name, model.provider).set(1)
+    metrics.EXPECTS_GPU.set(1 if expect_gpu else 0)
+    log.info("model %s on %s", model.bundle.name, model.provider)
+    if expect_gpu and model.provider != "CUDAExecutionProvider":
+        log.warning(
+            "model %s fell back to %s on a host meant for CUDA", model.bundle.name, model.provider
+        )
+
+
 class ScoringWorker:
     def __init__(
         self,
@@ -40,6 +51,7 @@ class ScoringWorker:
         max_batch: int = 64,
         max_wait_s: float = 0.01,
         min_points: int | None = None,
+        expect_gpu: bool = False,
     ) -> None:
         if store.grid.fingerprint != model.bundle.grid.fingerprint:
             raise ValueError(f"the store's grid is not the grid of model {model.bundle.name}")
@@ -51,8 +63,7 @@ class ScoringWorker:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.min_points = min_points or model.bundle.card.min_points
-        metrics.ONNX_PROVIDER.labels(model.bundle.name, model.provider).set(1)
-        log.info("model %s on %s", model.bundle.name, model.provider)
+        report_provider(model, expect_gpu)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

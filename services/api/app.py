@@ -10,11 +10,11 @@ from fastapi import FastAPI
 
 from classifier.bundle import BundleError
 from classifier.inference import OnnxClassifier
-from services import metrics
 from services.api import routes_classify, routes_health, routes_models, routes_objects
 from services.api.middleware import BodyLimit, RequestTiming
 from services.models import available_models, find_bundle
 from services.settings import Settings
+from services.worker import report_provider
 
 log = logging.getLogger("dmdt.api")
 
@@ -40,9 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         log.info("settings: %s", settings.describe())
         app.state.models, app.state.default_model = load_models(settings)
-        for name, model in app.state.models.items():
-            log.info("model %s on %s", name, model.provider)
-            metrics.ONNX_PROVIDER.labels(name, model.provider).set(1)
+        for model in app.state.models.values():
+            report_provider(model, settings.expect_gpu)
         app.state.redis = redis.Redis.from_url(
             settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0
         )
