@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean prometheus
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## set everything up and run the main job on embedded defaults
 	$(BIN)/dmdt demo
 
-test: $(STAMP)  ## lint, then the whole test suite
+prometheus:  ## Debian's Prometheus + promtool for the observability tests (root, as on CI)
+	@command -v prometheus >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+	  >/dev/null; } || echo "prometheus not installed: its tests will be skipped"
+
+test: $(STAMP) prometheus  ## lint, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2
