@@ -204,13 +204,13 @@ def _collect(bootstrap: str, topic: str, latencies: list, stop: threading.Event)
     consumer.close()
 
 
-def bench_latency(css: Path, model: str, seconds: float) -> None:
+def bench_latency(css: Path, model: str, seconds: float, workers: int) -> None:
     os.environ["DMDT_MODEL"] = model
     for rate in RATES:
         messages = css_stream(css, objects=1000, per_object=40)[: int(rate * seconds)]
         with (
             tempfile.TemporaryDirectory() as logs,
-            running_service(Path(logs), free_port()) as service,
+            running_service(Path(logs), free_port(), workers=workers) as service,
         ):
             settings = service.settings
             producer = Producer(producer_config(settings.kafka_bootstrap))
@@ -240,7 +240,7 @@ def bench_latency(css: Path, model: str, seconds: float) -> None:
             reader.join()
         values = np.array(latencies[skip:])
         print(
-            f"| {model} | {rate:,.0f} | {len(messages)} | {len(values)} | "
+            f"| {model} | {workers} | {rate:,.0f} | {len(messages)} | {len(values)} | "
             f"{np.percentile(values, 50) * 1e3:.0f} | {np.percentile(values, 99) * 1e3:.0f} |"
         )
 
@@ -252,6 +252,7 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=5000, help="ingest: alerts to read")
     parser.add_argument("--seconds", type=float, default=20.0, help="latency: replay length")
     parser.add_argument("--models", nargs="+", default=["css-hybrid", "css-dmdtnet"])
+    parser.add_argument("--workers", nargs="+", type=int, default=[1], help="worker processes")
     args = parser.parse_args()
     css = args.data / "crts_css" / "lightcurves"
     if args.only in (None, "ingest"):
@@ -260,10 +261,11 @@ def main() -> None:
         bench_update(css)
     if args.only in (None, "latency"):
         print("\n## alert -> classification latency (ms), ingest and worker as processes")
-        print("| model | offered alerts/s | alerts | results | p50 | p99 |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| model | workers | offered alerts/s | alerts | results | p50 | p99 |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for model in args.models:
-            bench_latency(css, model, args.seconds)
+            for workers in args.workers:
+                bench_latency(css, model, args.seconds, workers)
 
 
 if __name__ == "__main__":

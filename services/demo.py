@@ -33,7 +33,6 @@ from services.embedded import EmbeddedKafka, embedded_redis, free_port
 from services.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "classifier" / "samples"
-CHILDREN = ("ingest", "worker", "serve")
 READY_TIMEOUT_S = 60.0
 TABLE_EVERY_S = 3.0
 
@@ -81,10 +80,11 @@ class ResultBoard:
         return "\n".join(rows)
 
 
-def _spawn(command: str, env: dict[str, str], logs: Path) -> subprocess.Popen:
-    log = (logs / f"{command}.log").open("wb")
+def _spawn(role: str, env: dict[str, str], logs: Path) -> subprocess.Popen:
+    """``dmdt <command>`` for a role named ``command`` or ``command-<n>``."""
+    log = (logs / f"{role}.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", command],
+        [sys.executable, "-m", "services.cli", role.split("-", 1)[0]],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -107,9 +107,9 @@ def _stop(children: list[subprocess.Popen]) -> None:
 def _wait_ready(url: str, children: list[subprocess.Popen], logs: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        for name, child in zip(CHILDREN, children, strict=True):
+        for child in children:
             if child.poll() is not None:
-                raise RuntimeError(f"dmdt {name} exited; see {logs / (name + '.log')}")
+                raise RuntimeError(f"dmdt {' '.join(child.args[3:])} exited; see {logs}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
                 return
@@ -127,8 +127,11 @@ class RunningService:
 
 
 @contextlib.contextmanager
-def running_service(logs: Path, api_port: int) -> Iterator[RunningService]:
-    """Embedded Kafka and Redis plus the three services."""
+def running_service(
+    logs: Path, api_port: int, ingests: int = 1, workers: int = 1
+) -> Iterator[RunningService]:
+    """Embedded Kafka and Redis plus the services (``ingests`` consumers in one group,
+    ``workers`` scorers, one API)."""
     with EmbeddedKafka(logs) as kafka, embedded_redis() as redis_url:
         settings = Settings(kafka_bootstrap=kafka.bootstrap, redis_url=redis_url, api_port=api_port)
         ensure_topics(
@@ -141,18 +144,22 @@ def running_service(logs: Path, api_port: int) -> Iterator[RunningService]:
             "DMDT_REDIS_URL": redis_url,
             "DMDT_API_PORT": str(api_port),
         }
-        ports = {name: free_port() if name != "serve" else api_port for name in CHILDREN}
-        children = [
-            _spawn(name, {**env, "DMDT_METRICS_PORT": str(ports[name])}, logs)
-            if name != "serve"
-            else _spawn(name, env, logs)
-            for name in CHILDREN
+        roles = [
+            *(f"ingest-{i}" for i in range(ingests)),
+            *(f"worker-{i}" for i in range(workers)),
         ]
+        ports = {role: free_port() for role in roles}
+        children = [
+            _spawn(role, {**env, "DMDT_METRICS_PORT": str(ports[role])}, logs) for role in roles
+        ]
+        children.append(_spawn("serve", env, logs))
         url = f"http://127.0.0.1:{api_port}"
         try:
             _wait_ready(url, children, logs)
             yield RunningService(
-                settings, url, {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+                settings,
+                url,
+                {role: f"127.0.0.1:{port}" for role, port in {**ports, "api": api_port}.items()},
             )
         finally:
             _stop(children)
