@@ -46,7 +46,7 @@ from classifier.readers.ztf import BandPoint  # noqa: E402
 from ingest.consumer import AlertIngest, consumer_config  # noqa: E402
 from ingest.css_alerts import curve_alerts  # noqa: E402
 from ingest.replay import producer_config, replay  # noqa: E402
-from ingest.scoring_queue import ScoringQueue  # noqa: E402
+from ingest.scoring_queue import QUEUE_KEY, ScoringQueue  # noqa: E402
 from ingest.store import ObjectStore  # noqa: E402
 from ingest.topics import ensure_topics  # noqa: E402
 from services.demo import running_service  # noqa: E402
@@ -116,7 +116,7 @@ def bench_ingest(folder: Path, total: int, batch: int = 500) -> None:
         for i in range(0, total, batch):
             ingest.handle(messages[i : i + batch])
         ours_s = (time.perf_counter() - started) / total
-        queued = client.zcard("dmdt:queue")
+        queued = client.zcard(QUEUE_KEY)
         ingest.consumer.close()
     fetch_s /= total
     print(f"\n## ingest: {total} real ZTF alerts (mean {size:.0f} KB), {queued} objects queued")
@@ -233,7 +233,7 @@ def bench_latency(css: Path, model: str, seconds: float, workers: int) -> None:
             skip = len(latencies)
             replay(producer, settings.alert_topic, messages, rate=rate)
             settle = time.monotonic() + 60
-            while client.zcard("dmdt:queue") and time.monotonic() < settle:
+            while client.zcard(QUEUE_KEY) and time.monotonic() < settle:
                 time.sleep(0.1)
             time.sleep(1.0)
             stop.set()

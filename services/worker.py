@@ -1,11 +1,12 @@
 """The inference worker: queued objects -> micro-batches -> ONNX Runtime -> results.
 
-Lifecycle of one batch: pop up to ``max_batch`` objects (waiting at most ``max_wait`` after the
+Lifecycle of one batch: claim up to ``max_batch`` objects (waiting at most ``max_wait`` after the
 first, like Triton's dynamic batcher); read their stored counts; skip objects already scored
 at their current version (a redelivered alert re-queues an unchanged object); choose the band
 to score (:func:`services.results.scoring_band`); build model inputs from the stored counts
 with the card's edges and normalisation (no pair is re-binned); run the model once; write each
-result to Redis and produce it as JSON to the results topic, keyed by object id.
+result to Redis and produce it as JSON to the results topic, keyed by object id; only then
+acknowledge the claims (a worker killed mid-batch leaves them to be queued again).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from services import metrics
 from services.results import StreamResult, scoring_band
 
 log = logging.getLogger("dmdt.worker")
+CLAIM_LEASE_S = 60.0  # a batch takes well under a second; longer means its worker died
+LEASE_CHECK_S = 10.0
 
 
 def report_provider(model: OnnxClassifier, expect_gpu: bool) -> None:
@@ -66,11 +69,19 @@ class ScoringWorker:
         report_provider(model, expect_gpu)
 
     def run(self, stop: threading.Event) -> None:
+        """Claim, score, acknowledge until ``stop``; claims a dead worker left behind for
+        longer than ``CLAIM_LEASE_S`` go back to the queue (checked every ``LEASE_CHECK_S``)."""
+        checked = 0.0
         while not stop.is_set():
             try:
+                if time.monotonic() - checked > LEASE_CHECK_S:
+                    if requeued := self.queue.requeue_expired(CLAIM_LEASE_S):
+                        log.warning("%d objects claimed by a dead worker queued again", requeued)
+                    checked = time.monotonic()
                 batch = self.queue.pop_batch(self.max_batch, self.max_wait_s, block_s=0.5)
                 if batch:
                     self.score(batch)
+                    self.queue.acknowledge(oid for oid, _ in batch)
                 metrics.QUEUE_DEPTH.set(self.queue.depth())
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 log.warning("Redis unavailable (%s); retrying", error)

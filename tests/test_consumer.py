@@ -10,7 +10,7 @@ from redis.retry import Retry
 
 from classifier.grid import DmDtGrid
 from ingest.consumer import AlertIngest
-from ingest.scoring_queue import ScoringQueue
+from ingest.scoring_queue import QUEUE_KEY, ScoringQueue
 from ingest.store import ObjectStore
 
 
@@ -84,7 +84,7 @@ def test_a_batch_is_committed_after_redis_and_a_bad_message_is_dead_lettered(red
     assert topic == "dead" and value == b"garbage"
     assert headers["dmdt.reason"] == b"undecodable: not an Avro container file (bad magic bytes)"
     assert headers["dmdt.offset"] == b"8"
-    assert redis_client.zscore("dmdt:queue", "ZTF17aaacxxf") == 1_700_000_000.0
+    assert redis_client.zscore(QUEUE_KEY, "ZTF17aaacxxf") == 1_700_000_000.0
 
 
 def test_a_redis_outage_rewinds_the_batch_and_commits_nothing(samples):
