@@ -136,6 +136,8 @@ class AlertIngest:
             for band, n in result.new_points.items():
                 if n:
                     metrics.POINTS_STORED.labels(band).inc(n)
+            for band, n in result.dropped.items():
+                metrics.POINTS_DROPPED.labels(band).inc(n)
         for alert in alerts:
             previous = outcome.objects.get(alert.object_id, alert.alert_time)
             outcome.objects[alert.object_id] = min(previous, alert.alert_time)

@@ -11,6 +11,9 @@ ALERTS_FAILED = Counter(
 )
 DEAD_LETTERS = Counter("dmdt_dead_letters_total", "messages sent to the dead-letter topic")
 POINTS_STORED = Counter("dmdt_points_stored_total", "new detections stored, by band", ["band"])
+POINTS_DROPPED = Counter(
+    "dmdt_points_dropped_total", "detections not stored: their band is at its cap", ["band"]
+)
 CONSUMER_LAG = Gauge("dmdt_consumer_lag", "messages behind the end of the assigned partitions")
 INGEST_BATCH_SECONDS = Histogram(
     "dmdt_ingest_batch_seconds",

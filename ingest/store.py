@@ -16,7 +16,9 @@ object's version, known candids and accumulators; the points not stored yet are 
 O(n) per point; one pipeline of compare-and-set scripts writes each changed object only if
 its version is still the one read (an object changed meanwhile is read again and retried).
 A redelivered alert, or a point repeated in ``prv_candidates``, is recognised by its candid:
-an alert without new points writes nothing.
+an alert without new points writes nothing. A band holds at most ``max_points_per_band``
+points (bounded state and O(n) updates whatever a sender does): points beyond the cap are
+not stored, and are counted in the result (``dropped``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from classifier.readers.ztf import BandPoint
 
 PREFIX = "dmdt"
 MAX_RETRIES = 50
+MAX_POINTS_PER_BAND = 5_000
 
 # KEYS: meta, candids, bands, acc:<band> x n.  ARGV: expected ver, n, bands x n, blobs x n,
 # alerts, last alert time ('' = none), candids...
@@ -86,6 +89,7 @@ class StoreResult:
     object_id: str
     new_points: dict[str, int]  # per band
     points: dict[str, int] = field(default_factory=dict)  # per changed band, after the update
+    dropped: dict[str, int] = field(default_factory=dict)  # per band, beyond the cap
 
     @property
     def changed(self) -> bool:
@@ -120,9 +124,12 @@ def _merged(alerts: Sequence[AlertPoints]) -> dict[str, AlertPoints]:
 class ObjectStore:
     """Reads and updates objects' accumulators in Redis (or Valkey)."""
 
-    def __init__(self, client: redis.Redis, grid: DmDtGrid) -> None:
+    def __init__(
+        self, client: redis.Redis, grid: DmDtGrid, max_points_per_band: int = MAX_POINTS_PER_BAND
+    ) -> None:
         self.client = client
         self.grid = grid
+        self.max_points_per_band = max_points_per_band
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
 
     def add_points(
@@ -171,15 +178,23 @@ class ObjectStore:
                         seen.add(point.candid)
                         new.append(point)
                 fresh[band] = (new, next(replies))
-            updated = {band: self._updated(blob, new) for band, (new, blob) in fresh.items() if new}
-            new_points = {band: len(new) for band, (new, _) in fresh.items()}
+            updated, kept, dropped = {}, {}, {}
+            for band, (new, blob) in fresh.items():
+                acc = self._accumulator(blob)
+                kept[band] = new[: max(0, self.max_points_per_band - acc.n_points)]
+                dropped[band] = len(new) - len(kept[band])
+                if kept[band]:
+                    updated[band] = self._added(acc, kept[band])
             results[alert.object_id] = StoreResult(
-                alert.object_id, new_points, {b: a.n_points for b, a in updated.items()}
+                alert.object_id,
+                {band: len(points) for band, points in kept.items()},
+                {b: a.n_points for b, a in updated.items()},
+                {band: n for band, n in dropped.items() if n},
             )
             if not updated:
                 continue
             bands = sorted(updated)
-            candids = [p.candid for new, _ in fresh.values() for p in new]
+            candids = [p.candid for points in kept.values() for p in points]
             time = "" if alert.alert_time is None else repr(alert.alert_time)
             self._compare_and_set(
                 keys=[
@@ -203,12 +218,15 @@ class ObjectStore:
         outcomes = writes.execute() if written else []
         return [oid for oid, ok in zip(written, outcomes, strict=True) if not ok]
 
-    def _updated(self, blob: bytes | None, points: list[BandPoint]) -> DmDtAccumulator:
-        acc = (
+    def _accumulator(self, blob: bytes | None) -> DmDtAccumulator:
+        return (
             DmDtAccumulator(self.grid)
             if blob is None
             else DmDtAccumulator.from_bytes(blob, self.grid)
         )
+
+    @staticmethod
+    def _added(acc: DmDtAccumulator, points: list[BandPoint]) -> DmDtAccumulator:
         acc.add_many(
             np.fromiter((p.mjd for p in points), float, len(points)),
             np.fromiter((p.mag for p in points), float, len(points)),

@@ -56,7 +56,7 @@ def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -
     return AlertIngest(
         consumer=Consumer(consumer_config(settings.kafka_bootstrap, settings.consumer_group)),
         dead_letters=Producer(producer_config(settings.kafka_bootstrap)),
-        store=ObjectStore(client, bundle.grid),
+        store=ObjectStore(client, bundle.grid, settings.max_points_per_band),
         queue=ScoringQueue(client),
         topic=settings.alert_topic,
         dead_letter_topic=settings.dead_letter_topic,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     magnitude: Literal["dc", "difference"] = Field(
         "dc", description="ingest: store DC (apparent) or positive difference magnitudes"
     )
+    max_points_per_band: int = Field(
+        5_000, ge=2, description="ingest: points stored per object and band; later ones dropped"
+    )
     worker_max_batch: int = Field(64, ge=1, description="worker: most objects in one ONNX run")
     worker_max_wait_ms: float = Field(
         10.0, ge=0, description="worker: longest wait to fill a batch after its first object"

@@ -4,12 +4,18 @@ outage rewinds the batch, an undecodable message is dead-lettered with its reaso
 
 from __future__ import annotations
 
+import io
+import time
+
+import fastavro
+import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from classifier.grid import DmDtGrid
 from ingest.consumer import AlertIngest
+from ingest.css_alerts import encode
 from ingest.scoring_queue import QUEUE_KEY, ScoringQueue
 from ingest.store import ObjectStore
 
@@ -95,3 +101,93 @@ def test_a_redis_outage_rewinds_the_batch_and_commits_nothing(samples):
     ingest, consumer, _ = _ingest(down)
     assert ingest.handle_or_rewind([FakeMessage(good, 5), FakeMessage(good, 6)], pause_s=0) is None
     assert consumer.commits == [] and consumer.seeks == [(0, 5)]
+
+
+def _sample_record(samples) -> tuple[dict, dict]:
+    with open(samples / "ztf_schema3.2_ZTF17aaacxxf.avro", "rb") as handle:
+        reader = fastavro.reader(handle)
+        return reader.writer_schema, next(iter(reader))
+
+
+def _encoded(schema: dict, record: dict) -> bytes:
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, schema, [record])
+    return buffer.getvalue()
+
+
+def _poison(samples, kind: str) -> bytes:
+    schema, record = _sample_record(samples)
+    candidate = record["candidate"]
+    other = {"type": "record", "name": "other", "fields": [{"name": "a", "type": "int"}]}
+    return {
+        "empty": lambda: b"",
+        "truncated": lambda: _encoded(schema, record)[:3000],
+        "wrong schema": lambda: _encoded(other, {"a": 1}),
+        "missing magnitude": lambda: encode(  # the ZTF-like schema has it nullable
+            {
+                "schemavsn": "x",
+                "publisher": "test",
+                "objectId": "ZTFx",
+                "candid": 1,
+                "candidate": {"jd": candidate["jd"], "fid": 1, "candid": 1, "magpsf": None},
+                "prv_candidates": None,
+            }
+        ),
+        "NaN magnitude": lambda: _encoded(
+            schema, {**record, "candidate": {**candidate, "sigmapsf": float("nan")}}
+        ),
+        "inf time": lambda: _encoded(
+            schema, {**record, "candidate": {**candidate, "jd": float("inf")}}
+        ),
+        "future time": lambda: _encoded(
+            schema, {**record, "candidate": {**candidate, "jd": time.time() / 86400 + 2440600.0}}
+        ),
+        "bad filter": lambda: _encoded(schema, {**record, "candidate": {**candidate, "fid": 9}}),
+        "no object id": lambda: _encoded(schema, {**record, "objectId": ""}),
+    }[kind]()
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("empty", "not an Avro container file"),
+        ("truncated", "corrupt Avro container"),
+        ("wrong schema", "objectId: missing or not a string"),
+        ("missing magnitude", "candidate.magpsf: missing or not finite (None)"),
+        ("NaN magnitude", "candidate.sigmapsf: missing or not finite (None)"),
+        ("inf time", "candidate.jd: missing or not finite (inf)"),
+        ("future time", "candidate.jd: "),
+        ("bad filter", "candidate.fid: 9 is not a ZTF filter id"),
+        ("no object id", "objectId: missing or not a string ('')"),
+    ],
+)
+def test_poison_goes_to_the_dead_letter_topic_and_the_stream_goes_on(
+    redis_client, samples, kind, reason
+):
+    good = (samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes()
+    ingest, consumer, producer = _ingest(redis_client)
+    outcome = ingest.handle([FakeMessage(_poison(samples, kind), 1), FakeMessage(good, 2)])
+    assert outcome.dead == 1 and outcome.stored == 1
+    ((_, _, headers),) = producer.sent
+    assert reason in headers["dmdt.reason"].decode()
+    if kind == "future time":
+        assert headers["dmdt.reason"].decode().endswith("is in the future")
+    assert consumer.commits == [[(0, 3)]]
+    assert redis_client.zscore(QUEUE_KEY, "ZTF17aaacxxf") is not None
+
+
+def test_an_enormous_history_is_capped_per_band(redis_client, samples):
+    schema, record = _sample_record(samples)
+    base = dict(record["prv_candidates"][0])
+    history = [
+        {**base, "candid": base["candid"] + 1 + i, "jd": base["jd"] - 1e-3 * (i + 1)}
+        for i in range(20_000)
+    ]
+    alert = _encoded(schema, {**record, "prv_candidates": history})
+    ingest, _, _ = _ingest(redis_client)
+    ingest.store.max_points_per_band = 500
+    started = time.perf_counter()
+    assert ingest.handle([FakeMessage(alert, 1)]).stored == 1
+    assert time.perf_counter() - started < 60  # bounded work, not 2e8 pairs
+    stored = ingest.store.load("ZTF17aaacxxf")
+    assert max(acc.n_points for acc in stored.values()) == 500

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ AVRO_MAGIC = b"Obj\x01"
 JD_TO_MJD = 2_400_000.5
 FILTERS = {1: "g", 2: "r", 3: "i"}
 MAX_DISTNR = 1.4
+UNIX_EPOCH_MJD = 40587.0
+FUTURE_TOLERANCE_DAYS = 1.0  # a point later than now + this is refused (a clock or unit error)
 _FLUX = 0.4 * math.log(10.0)  # d(flux)/flux per magnitude
 
 Magnitude = Literal["dc", "difference"]
@@ -248,6 +251,10 @@ _SPEC = FieldSpec(
 )
 
 
+def _now_mjd() -> float:
+    return time.time() / 86400.0 + UNIX_EPOCH_MJD
+
+
 def _where(row: int) -> str:
     return "candidate" if row == 0 else f"prv_candidates[{row - 1}]"
 
@@ -269,6 +276,7 @@ class _Reading:
 
     def __init__(self, plan: ReadPlan) -> None:
         self.plan = plan
+        self.latest_mjd = _now_mjd() + FUTURE_TOLERANCE_DAYS  # refreshed by ``decode_alerts``
         slot = plan.slots
         self.object_id, self.schemavsn, self.isdiffpos = (
             slot["objectId"],
@@ -295,7 +303,10 @@ class _Reading:
             raise ValueError(
                 f"{_where(row)}.fid: {shown!r} is not a ZTF filter id {sorted(FILTERS)}"
             )
-        return _finite(floats[self.jd], row, "jd") - JD_TO_MJD, FILTERS[fid]
+        mjd = _finite(floats[self.jd], row, "jd") - JD_TO_MJD
+        if mjd > self.latest_mjd:
+            raise ValueError(f"{_where(row)}.jd: {floats[self.jd]!r} is in the future")
+        return mjd, FILTERS[fid]
 
     def _detection(self, row: int, floats: list, ints: list, data: bytes) -> ZtfDetection:
         magpsf = _finite(floats[self.magpsf], row, "magpsf")
@@ -356,6 +367,7 @@ def decode_alerts(data: bytes) -> list[ZtfAlert]:
     try:
         meta, blocks = _container(data)
         reading = _reading(meta["avro.schema"])
+        reading.latest_mjd = _now_mjd() + FUTURE_TOLERANCE_DAYS
         codec = meta.get("avro.codec", b"null")
         if codec not in (b"null", b"deflate"):
             raise ValueError(f"unsupported codec {codec.decode()!r}")
