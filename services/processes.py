@@ -80,6 +80,7 @@ def build_worker(settings: Settings, bundle: ModelBundle, client: redis.Redis):
         max_wait_s=settings.worker_max_wait_ms / 1000.0,
         min_points=settings.min_points,
         expect_gpu=settings.expect_gpu,
+        claim_lease_s=settings.claim_lease_s,
     )
 
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     worker_max_wait_ms: float = Field(
         10.0, ge=0, description="worker: longest wait to fill a batch after its first object"
     )
+    claim_lease_s: float = Field(
+        60.0, gt=0, description="worker: a claim older than this (its worker died) is re-queued"
+    )
     min_points: int | None = Field(
         None, ge=2, description="worker: points a band needs to be scored (default: the card's)"
     )

@@ -55,6 +55,7 @@ class ScoringWorker:
         max_wait_s: float = 0.01,
         min_points: int | None = None,
         expect_gpu: bool = False,
+        claim_lease_s: float = CLAIM_LEASE_S,
     ) -> None:
         if store.grid.fingerprint != model.bundle.grid.fingerprint:
             raise ValueError(f"the store's grid is not the grid of model {model.bundle.name}")
@@ -66,16 +67,17 @@ class ScoringWorker:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.min_points = min_points or model.bundle.card.min_points
+        self.claim_lease_s = claim_lease_s
         report_provider(model, expect_gpu)
 
     def run(self, stop: threading.Event) -> None:
         """Claim, score, acknowledge until ``stop``; claims a dead worker left behind for
-        longer than ``CLAIM_LEASE_S`` go back to the queue (checked every ``LEASE_CHECK_S``)."""
+        longer than the lease go back to the queue (checked every ``LEASE_CHECK_S``)."""
         checked = 0.0
         while not stop.is_set():
             try:
-                if time.monotonic() - checked > LEASE_CHECK_S:
-                    if requeued := self.queue.requeue_expired(CLAIM_LEASE_S):
+                if time.monotonic() - checked > min(LEASE_CHECK_S, self.claim_lease_s):
+                    if requeued := self.queue.requeue_expired(self.claim_lease_s):
                         log.warning("%d objects claimed by a dead worker queued again", requeued)
                     checked = time.monotonic()
                 batch = self.queue.pop_batch(self.max_batch, self.max_wait_s, block_s=0.5)
