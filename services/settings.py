@@ -5,13 +5,22 @@ Each service logs its effective settings at start (:meth:`Settings.describe`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.models import DEFAULT_MODELS_DIR
+
+
+def _masked(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return "***"
+    if isinstance(value, str):
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value)
+    return value
 
 
 class Settings(BaseSettings):
@@ -25,6 +34,12 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535, description="dmdt serve: port")
     max_body_bytes: int = Field(8 << 20, ge=1024, description="largest accepted HTTP body")
     max_points: int = Field(100_000, ge=2, description="most points in one light curve")
+    api_key: SecretStr | None = Field(
+        None, description="if set, every API route but health and metrics needs X-API-Key"
+    )
+    cors_origins: list[str] = Field(
+        [], description="origins allowed to call the API from a browser (JSON list)"
+    )
     max_batch_curves: int = Field(256, ge=1, description="most curves in POST /classify/batch")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis or Valkey server")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
@@ -58,5 +73,18 @@ class Settings(BaseSettings):
         None, ge=0, le=65535, description="ingest/worker: Prometheus port (none: no endpoint)"
     )
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
     def describe(self) -> str:
-        return ", ".join(f"{name}={value}" for name, value in self.model_dump().items())
+        """``name=value, ...`` for the logs, secrets masked (the API key, URL passwords).
+
+        Examples
+        --------
+        >>> text = Settings(redis_url="redis://user:hunter2@db:6379/0", api_key="k").describe()
+        >>> "hunter2" in text, "redis://user:***@db:6379/0" in text, "api_key=***" in text
+        (False, True, True)
+        """
+        return ", ".join(f"{name}={_masked(value)}" for name, value in self.model_dump().items())

@@ -182,3 +182,30 @@ def test_images_as_png_pictures(client, rrab):
         assert base64.b64decode(picture).startswith(b"\x89PNG\r\n\x1a\n")
     bad = client.post("/classify", json={**body, "images": True, "image_format": "gif"})
     assert bad.status_code == 422 and "image_format" in bad.text
+
+
+def test_api_key_guards_every_route_but_health_and_metrics(rrab):
+    _, body = rrab
+    settings = Settings(
+        models_dir=DEFAULT_MODELS_DIR, api_key="s3cret", cors_origins=["https://broker.example"]
+    )
+    with TestClient(create_app(settings)) as guarded:
+        assert guarded.post("/classify", json=body).status_code == 401
+        wrong = guarded.post("/classify", json=body, headers={"x-api-key": "nope"})
+        assert wrong.status_code == 401 and "X-API-Key" in wrong.json()["detail"]
+        assert guarded.get("/models").status_code == 401
+        assert (
+            guarded.post("/classify", json=body, headers={"x-api-key": "s3cret"}).status_code == 200
+        )
+        assert guarded.get("/healthz").status_code == 200
+        assert guarded.get("/metrics").status_code == 200
+        preflight = guarded.options(
+            "/classify",
+            headers={
+                "origin": "https://broker.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "x-api-key",
+            },
+        )
+        assert preflight.headers["access-control-allow-origin"] == "https://broker.example"
+        assert "s3cret" not in settings.describe()

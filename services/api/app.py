@@ -7,16 +7,18 @@ from contextlib import asynccontextmanager
 
 import redis
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from classifier.bundle import BundleError
 from classifier.inference import OnnxClassifier
 from services.api import routes_classify, routes_health, routes_models, routes_objects
-from services.api.middleware import BodyLimit, RequestTiming
+from services.api.middleware import ApiKey, BodyLimit, RequestTiming
 from services.models import available_models, find_bundle
 from services.settings import Settings
 from services.worker import report_provider
 
 log = logging.getLogger("dmdt.api")
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # no API key needed
 
 
 def load_models(settings: Settings) -> tuple[dict[str, OnnxClassifier], str]:
@@ -57,6 +59,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.api_key is not None:
+        app.add_middleware(ApiKey, key=settings.api_key.get_secret_value(), open_paths=OPEN_PATHS)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "x-api-key"],
+        )
     app.add_middleware(RequestTiming)
     app.include_router(routes_health.router)
     app.include_router(routes_models.router)

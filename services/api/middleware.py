@@ -3,6 +3,7 @@ in extra tasks and streams): a body size limit, and request timing for Prometheu
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 
@@ -102,3 +103,20 @@ class RequestTiming:
             metrics.API_LATENCY.labels(scope["method"], route, str(status)).observe(
                 time.perf_counter() - started
             )
+
+
+class ApiKey:
+    """401 unless the request carries ``X-API-Key: <key>``; ``open_paths`` stay open."""
+
+    def __init__(self, app: ASGIApp, key: str, open_paths: frozenset[str]) -> None:
+        self.app = app
+        self.key = key.encode()
+        self.open_paths = open_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.open_paths:
+            given = dict(scope["headers"]).get(b"x-api-key", b"")
+            if not hmac.compare_digest(given, self.key):
+                await _reply(send, 401, "missing or wrong X-API-Key header")
+                return
+        await self.app(scope, receive, send)
