@@ -124,6 +124,7 @@ class RunningService:
     settings: Settings
     api_url: str
     metrics_targets: dict[str, str]  # role -> host:port of its /metrics
+    pids: dict[str, int]  # role -> process id
 
 
 @contextlib.contextmanager
@@ -160,6 +161,7 @@ def running_service(
                 settings,
                 url,
                 {role: f"127.0.0.1:{port}" for role, port in {**ports, "api": api_port}.items()},
+                dict(zip([*roles, "api"], [child.pid for child in children], strict=True)),
             )
         finally:
             _stop(children)
