@@ -1,12 +1,15 @@
-"""Crashes on the real broker and real Redis: ``dmdt ingest`` and ``dmdt worker`` run as
-processes and are killed with SIGKILL in the middle of a stream, then restarted. Afterwards
-every object's stored counts equal a batch recomputation from every alert sent (zero points
-lost, zero counted twice) and every object is scored at its final version."""
+"""Faults on the real broker and real Redis: ``dmdt ingest`` and ``dmdt worker`` run as
+processes and are killed with SIGKILL in the middle of a stream, then restarted; Redis becomes
+unreachable for the ingest for seconds. Afterwards every object's stored counts equal a batch
+recomputation from every alert sent (zero points lost, zero counted twice) and every object
+is scored at its final version."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +29,7 @@ from ingest.replay import producer_config, replay, survey_messages
 from ingest.scoring_queue import ScoringQueue
 from ingest.store import ObjectStore, object_key
 from ingest.topics import ensure_topics
+from services.embedded import free_port
 from services.results import StreamResult
 
 GRID = DmDtGrid.preset("crts")
@@ -154,3 +158,105 @@ def test_killed_ingest_and_worker_lose_nothing_and_count_nothing_twice(
     finally:
         ingest.stop()
         worker.stop()
+
+
+class CuttableProxy:
+    """A TCP proxy to Redis whose link can be cut (connections dropped, new ones refused)
+    and restored on the same port: a real network outage for the process behind it."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.up = threading.Event()
+        self.links: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.closed = False
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+        self.up.set()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed
+                return
+            if not self.up.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.links += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.up.clear()
+        with self.lock:
+            for link in self.links:
+                with contextlib.suppress(OSError):
+                    link.shutdown(socket.SHUT_RDWR)
+            self.links.clear()
+
+    def restore(self) -> None:
+        self.up.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.cut()
+        self.listener.close()
+
+
+def test_a_redis_outage_pauses_ingest_which_then_catches_up_losing_nothing(
+    kafka_bootstrap, redis_url, redis_client, samples, tmp_path
+):
+    run = uuid.uuid4().hex[:8]
+    proxy = CuttableProxy(int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+    env = {
+        **os.environ,
+        "DMDT_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "DMDT_REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0",
+        "DMDT_ALERT_TOPIC": f"alerts-{run}",
+        "DMDT_DEAD_LETTER_TOPIC": f"dead-{run}",
+        "DMDT_CONSUMER_GROUP": f"ingest-{run}",
+    }
+    ensure_topics(kafka_bootstrap, [env["DMDT_ALERT_TOPIC"]])
+    messages = list(survey_messages([samples / name for name in CURVES]))
+    expected = _expected(messages)
+    ingest = Process("ingest", env, tmp_path)
+    ingest.start()
+    sender = threading.Thread(
+        target=replay,
+        args=(Producer(producer_config(kafka_bootstrap)), env["DMDT_ALERT_TOPIC"], messages),
+        kwargs={"rate": 60},
+    )
+    try:
+        sender.start()
+        time.sleep(5.0)
+        proxy.cut()  # Redis unreachable for the ingest for 5 s, mid-stream
+        time.sleep(5.0)
+        assert sender.is_alive()
+        proxy.restore()
+        sender.join()
+        store = ObjectStore(redis_client, GRID)
+        _wait(lambda: _complete(store, expected), "every point stored", tmp_path)
+        for stored in store.load_many(list(expected)):
+            n, counts = expected[stored.object_id]
+            assert stored.bands["r"].n_points == n
+            assert np.array_equal(stored.bands["r"].counts, counts)
+        log = (tmp_path / "ingest-1.log").read_text()
+        assert "will be read again" in log, log[-2000:]
+    finally:
+        ingest.stop()
+        proxy.close()
