@@ -1,8 +1,10 @@
 """The HTTP API in-process (FastAPI TestClient) with the shipped model bundle."""
 
+import asyncio
 import base64
 import json
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -209,3 +211,23 @@ def test_api_key_guards_every_route_but_health_and_metrics(rrab):
         )
         assert preflight.headers["access-control-allow-origin"] == "https://broker.example"
         assert "s3cret" not in settings.describe()
+
+
+def test_concurrent_requests_get_the_answers_of_sequential_ones(client, samples):
+    curves = [read_file(path)[0].curve() for path in sorted(samples.glob("css_*.csv"))]
+    bodies = [
+        {"t": c.t.tolist(), "mag": c.mag.tolist(), "model": model}
+        for c in curves
+        for model in ("css-hybrid", "css-dmdtnet")
+    ]
+    sequential = [client.post("/classify", json=body).json() for body in bodies]
+
+    async def together():
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as concurrent:
+            answers = await asyncio.gather(
+                *(concurrent.post("/classify", json=body) for body in bodies * 3)
+            )
+        return [answer.json() for answer in answers]
+
+    assert asyncio.run(together()) == sequential * 3
