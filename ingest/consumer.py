@@ -22,6 +22,7 @@ from confluent_kafka import (
     TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaError,
+    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -52,6 +53,10 @@ def consumer_config(bootstrap: str, group: str) -> dict:
         # librdkafka's 500 ms default put ~250 ms into the median alert->result latency.
         "fetch.wait.max.ms": 20,
     }
+
+
+class DeadLetterError(RuntimeError):
+    """Dead letters could not be delivered: the batch must not be committed."""
 
 
 @dataclass
@@ -106,15 +111,19 @@ class AlertIngest:
     def handle_or_rewind(
         self, messages: Sequence[Message], pause_s: float = RETRY_PAUSE_S
     ) -> BatchOutcome | None:
-        """Handle a batch; on a Redis failure, rewind to it (it will be read again)."""
+        """Handle a batch; if Redis fails, or the dead letters cannot be delivered, rewind to
+        it (it will be read again: every write is idempotent)."""
         try:
             return self.handle(messages)
         except (redis.ConnectionError, redis.TimeoutError, StoreConflictError) as error:
-            metrics.ALERTS_FAILED.labels("redis").inc(len(messages))
-            log.warning("Redis: %s; the batch of %d will be read again", error, len(messages))
-            self._rewind(messages)
-            time.sleep(pause_s)
-            return None
+            reason, detail = "redis", f"Redis: {error}"
+        except DeadLetterError as error:
+            reason, detail = "kafka", str(error)
+        metrics.ALERTS_FAILED.labels(reason).inc(len(messages))
+        log.warning("%s; the batch of %d will be read again", detail, len(messages))
+        self._rewind(messages)
+        time.sleep(pause_s)
+        return None
 
     def handle(self, messages: Sequence[Message]) -> BatchOutcome:
         started = time.perf_counter()
@@ -144,7 +153,7 @@ class AlertIngest:
         self.queue.push(outcome.objects)
         outcome.stored = len(data) - outcome.dead
         if outcome.dead and self.dead_letters.flush(30) > 0:
-            raise RuntimeError("dead letters could not be delivered; not committing")
+            raise DeadLetterError("dead letters could not be delivered; not committing")
         self._commit(data)
         metrics.ALERTS_STORED.inc(outcome.stored)
         metrics.INGEST_BATCH_SIZE.observe(len(messages))
@@ -191,9 +200,17 @@ class AlertIngest:
         return last
 
     def _commit(self, messages: Sequence[Message]) -> None:
+        """Commit after the points are safe. A failed commit (the broker unreachable) only
+        means these messages may be delivered again, which changes nothing; the next batch's
+        commit covers them."""
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._next_offsets(messages).items()]
-        if offsets:
+        if not offsets:
+            return
+        try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:
+            metrics.ALERTS_FAILED.labels("commit").inc()
+            log.warning("offsets not committed (%s); the batch may be delivered again", error)
 
     def _rewind(self, messages: Sequence[Message]) -> None:
         first: dict[tuple[str, int], int] = {}

