@@ -163,9 +163,17 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--soak-seconds", type=float, default=120.0)
     parser.add_argument("--soak-rate", type=float, default=300.0)
+    parser.add_argument("--only", choices=("load", "soak"))
     args = parser.parse_args()
-    classify_load(args.models)
-    soak(args.data / "crts_css" / "lightcurves", args.soak_seconds, args.soak_rate, args.models[0])
+    if args.only != "soak":
+        classify_load(args.models)
+    if args.only != "load":
+        soak(
+            args.data / "crts_css" / "lightcurves",
+            args.soak_seconds,
+            args.soak_rate,
+            args.models[0],
+        )
 
 
 if __name__ == "__main__":

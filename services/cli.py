@@ -42,6 +42,70 @@ def _positive(text: str) -> float:
     return value
 
 
+def _add_training_commands(commands) -> None:
+    """``train``, ``experiments``, ``evaluate``: they need the training extra."""
+    train = commands.add_parser(
+        "train",
+        help="train the CNNs, the hybrid and the random forest on CSS light curves",
+        description="Train every candidate on a folder of <CSS_ID>-<CLASS>.csv files, evaluate "
+        "them on the test split, write the report, and optionally install the best bundle. "
+        "Needs the training extra: pip install 'dmdt-stream[training]'.",
+    )
+    train.add_argument("data_dir", type=Path, help="folder of CSS light curves")
+    train.add_argument("--out", type=Path, default=Path("runs/css"), help="run folder")
+    train.add_argument("--bins", choices=sorted(PRESETS), default="crts")
+    train.add_argument("--seed", type=int, default=2017)
+    train.add_argument(
+        "--variants", type=int, default=3, help="partial views per training curve (default 3)"
+    )
+    train.add_argument(
+        "--architectures",
+        nargs="+",
+        default=None,
+        help="networks to train (default: mahabal2017 dmdtnet hybrid)",
+    )
+    train.add_argument("--epochs", type=int, default=None, help="maximum epochs per network")
+    train.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="use at most this many curves a class (quick runs)",
+    )
+    train.add_argument(
+        "--install", action="store_true", help="copy the shipped bundle into the models folder"
+    )
+
+    experiments = commands.add_parser(
+        "experiments",
+        help="the paper's experiments on real data: a Markdown report with PNG pictures",
+        description="Run the experiments (so far: robustness) with the shipped models on the "
+        "test split of a folder of CSS light curves. Needs the training extra.",
+    )
+    experiments.add_argument("data_dir", type=Path, help="folder of <CSS_ID>-<CLASS>.csv files")
+    experiments.add_argument("--out", type=Path, default=Path("out/experiments"))
+    experiments.add_argument(
+        "--only", nargs="+", default=None, help="experiments to run (default: all)"
+    )
+    experiments.add_argument(
+        "--split",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "reports" / "css-hybrid" / "split.json",
+        help="split file whose test part is used (default: the shipped model's; if missing, "
+        "every curve of the folder)",
+    )
+    experiments.add_argument("--limit", type=int, default=None, help="at most this many curves")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure a training run on its test split and write the report",
+    )
+    evaluate.add_argument("data_dir", type=Path, help="folder of CSS light curves")
+    evaluate.add_argument("--run", type=Path, default=Path("runs/css"), help="run folder")
+    evaluate.add_argument(
+        "--out", type=Path, default=None, help="report folder (default: RUN/report)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dmdt", description="dm-dt images and classification of light curves."
@@ -135,46 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--out", type=Path, help="CSV file (default: standard output)")
 
-    train = commands.add_parser(
-        "train",
-        help="train the CNNs, the hybrid and the random forest on CSS light curves",
-        description="Train every candidate on a folder of <CSS_ID>-<CLASS>.csv files, evaluate "
-        "them on the test split, write the report, and optionally install the best bundle. "
-        "Needs the training extra: pip install 'dmdt-stream[training]'.",
-    )
-    train.add_argument("data_dir", type=Path, help="folder of CSS light curves")
-    train.add_argument("--out", type=Path, default=Path("runs/css"), help="run folder")
-    train.add_argument("--bins", choices=sorted(PRESETS), default="crts")
-    train.add_argument("--seed", type=int, default=2017)
-    train.add_argument(
-        "--variants", type=int, default=3, help="partial views per training curve (default 3)"
-    )
-    train.add_argument(
-        "--architectures",
-        nargs="+",
-        default=None,
-        help="networks to train (default: mahabal2017 dmdtnet hybrid)",
-    )
-    train.add_argument("--epochs", type=int, default=None, help="maximum epochs per network")
-    train.add_argument(
-        "--per-class",
-        type=int,
-        default=None,
-        help="use at most this many curves a class (quick runs)",
-    )
-    train.add_argument(
-        "--install", action="store_true", help="copy the shipped bundle into the models folder"
-    )
-
-    evaluate = commands.add_parser(
-        "evaluate",
-        help="measure a training run on its test split and write the report",
-    )
-    evaluate.add_argument("data_dir", type=Path, help="folder of CSS light curves")
-    evaluate.add_argument("--run", type=Path, default=Path("runs/css"), help="run folder")
-    evaluate.add_argument(
-        "--out", type=Path, default=None, help="report folder (default: RUN/report)"
-    )
+    _add_training_commands(commands)
     return parser
 
 
@@ -257,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 from services.training_commands import (  # noqa: PLC0415
                     evaluate_command,
+                    experiments_command,
                     train_command,
                 )
             except ModuleNotFoundError as missing:
@@ -267,6 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if args.command == "train":
                 train_command(args)
+            elif args.command == "experiments":
+                experiments_command(args)
             else:
                 evaluate_command(args.data_dir, args.run, args.out)
     except INPUT_ERRORS as error:

@@ -9,6 +9,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+from services.images import UsageError
 from services.models import models_dir
 from training.evaluate import evaluate
 from training.nets import ARCHITECTURES
@@ -52,3 +53,13 @@ def train_command(args: argparse.Namespace) -> None:
         for name in _KEPT:
             shutil.copy2(source / name, target / name)
         print(f"installed {target}")
+
+
+def experiments_command(args: argparse.Namespace) -> None:
+    from training.experiments import EXPERIMENTS, run_experiments  # noqa: PLC0415
+
+    only = tuple(args.only or EXPERIMENTS)
+    unknown = sorted(set(only) - set(EXPERIMENTS))
+    if unknown:
+        raise UsageError(f"no experiment {unknown[0]!r}; there are {list(EXPERIMENTS)}")
+    print(f"report: {run_experiments(args.data_dir, args.out, only, args.split, args.limit)}")

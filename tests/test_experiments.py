@@ -1,0 +1,38 @@
+"""dmdt experiments on the bundled samples (small), and the invariances it reports."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from classifier.grid import DmDtGrid
+from classifier.lightcurve import LightCurve
+from classifier.readers import read_file
+from services.cli import main
+
+pytest.importorskip("sklearn")
+
+
+def test_dmdt_counts_ignore_a_magnitude_offset_and_a_time_shift(samples):
+    grid = DmDtGrid.preset("crts")
+    for path in sorted(samples.glob("css_*.csv")):
+        curve = read_file(path)[0].curve()
+        moved = LightCurve(curve.t + 1024.0, curve.mag + 0.5, curve.err)
+        assert np.array_equal(grid.counts(moved), grid.counts(curve)), path.name
+
+
+def test_experiments_write_a_report_with_pictures(samples, tmp_path, capsys):
+    data = tmp_path / "css"
+    data.mkdir()
+    for path in samples.glob("css_*.csv"):
+        shutil.copy(path, data / path.name.removeprefix("css_"))
+    out = tmp_path / "report"
+    assert main(["experiments", str(data), "--out", str(out), "--split", "none"]) == 0
+    report = (out / "report.md").read_text()
+    assert "## Robustness" in report and "(robustness.png)" in report
+    assert (out / "robustness.png").stat().st_size > 10_000
+    row = next(line for line in report.splitlines() if line.startswith("| css-dmdtnet"))
+    clean, *_, offset, shift = (float(v) for v in row.strip("| ").split(" | ")[1:])
+    assert offset == shift == clean  # the image-only model sees the same images
+    assert main(["experiments", str(data), "--only", "nope"]) == 2
+    assert "no experiment 'nope'" in capsys.readouterr().err
