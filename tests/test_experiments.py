@@ -31,6 +31,9 @@ def test_experiments_write_a_report_with_pictures(samples, tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "## Robustness" in report and "(robustness.png)" in report
     assert (out / "robustness.png").stat().st_size > 10_000
+    assert "## What the network looks at" in report and "Most telling bin: " in report
+    for model in ("css-hybrid", "css-dmdtnet"):
+        assert (out / f"saliency_{model}.png").stat().st_size > 10_000
     row = next(line for line in report.splitlines() if line.startswith("| css-dmdtnet"))
     clean, *_, offset, shift = (float(v) for v in row.strip("| ").split(" | ")[1:])
     assert offset == shift == clean  # the image-only model sees the same images

@@ -1,17 +1,28 @@
 """``dmdt experiments``: the paper's experiments on the real data, one Markdown report with
-PNG pictures. Each experiment can run alone (``--only``). So far: robustness."""
+PNG pictures. Each experiment can run alone (``--only``). So far: robustness and saliency."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from classifier.inference import OnnxClassifier
 from services.models import available_models, find_bundle
 from training.dataset import Split, label_of, list_css, load_examples
 from training.paper import CLASSES
 from training.robustness import robustness
+from training.saliency import class_maps, saliency_figure
 
-EXPERIMENTS = ("robustness",)
+EXPERIMENTS = ("robustness", "saliency")
+SALIENCY_PER_CLASS = 40
+
+
+def _bin(model: OnnxClassifier, saliency: np.ndarray) -> str:
+    """The bin whose occlusion costs the most, as edge values."""
+    i, j = np.unravel_index(saliency.argmax(), saliency.shape)
+    dm, dt = model.bundle.grid.dm_edges, model.bundle.grid.dt_edges
+    return f"dt {dt[j]:.3g}-{dt[j + 1]:.3g} d, dm {dm[i]:g} to {dm[i + 1]:g}"
 
 
 def _test_examples(data_dir: Path, split_path: Path | None, limit: int | None):
@@ -53,6 +64,25 @@ def run_experiments(
             f"![robustness]({picture.name})",
             "",
         ]
+    if "saliency" in only:
+        lines += [
+            "## What the network looks at",
+            "",
+            "Occlusion saliency: each dm-dt bin zeroed in turn, the drop in the true class's",
+            f"probability, averaged over up to {SALIENCY_PER_CLASS} test curves a class",
+            "(`training/saliency.py`; the hybrid's features held fixed).",
+            "",
+        ]
+        for model in models:
+            maps = class_maps(model, curves, labels, SALIENCY_PER_CLASS)
+            picture = saliency_figure(maps, model, out_dir / f"saliency_{model.bundle.name}.png")
+            peaks = "; ".join(f"{label} {_bin(model, m)}" for label, m in sorted(maps.items()))
+            lines += [
+                f"![{model.bundle.name}]({picture.name})",
+                "",
+                f"Most telling bin: {peaks}.",
+                "",
+            ]
     report = out_dir / "report.md"
     out_dir.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(lines))
