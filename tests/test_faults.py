@@ -77,6 +77,26 @@ def _scored(store: ObjectStore, client: redis.Redis, expected: dict) -> bool:
     return True
 
 
+def _assert_exact(store: ObjectStore, expected: dict) -> None:
+    """Stored points and counts as recomputed: nothing lost, nothing counted twice."""
+    for stored in store.load_many(list(expected)):
+        n, counts = expected[stored.object_id]
+        assert stored.bands["r"].n_points == n, stored.object_id
+        assert np.array_equal(stored.bands["r"].counts, counts), stored.object_id
+
+
+def _stream_with_outage(producer, topic: str, messages: list, proxy, after_s: float) -> None:
+    """Send ``messages`` at 60/s; ``after_s`` into it, cut ``proxy`` for 5 s."""
+    sender = threading.Thread(target=replay, args=(producer, topic, messages), kwargs={"rate": 60})
+    sender.start()
+    time.sleep(after_s)
+    proxy.cut()
+    time.sleep(5.0)
+    assert sender.is_alive()  # the outage was mid-stream
+    proxy.restore()
+    sender.join()
+
+
 class Process:
     """One ``dmdt`` subcommand as a child process that can be killed and started again."""
 
@@ -148,11 +168,7 @@ def test_killed_ingest_and_worker_lose_nothing_and_count_nothing_twice(
         assert {oid for oid, _ in ScoringQueue(redis_client).claim(10_000)} == set(expected)
         worker.start()  # must queue the dead claims again after the lease, and score them
         _wait(lambda: _scored(store, redis_client, expected), "every object scored", tmp_path)
-        stored = {s.object_id: s for s in store.load_many(list(expected))}
-        for oid, (n, counts) in expected.items():
-            acc = stored[oid].bands["r"]
-            assert acc.n_points == n, oid  # nothing lost, nothing twice
-            assert np.array_equal(acc.counts, counts), oid
+        _assert_exact(store, expected)
         assert ingest.starts == 2 and worker.starts == 2
         assert "claimed by a dead worker queued again" in (tmp_path / "worker-2.log").read_text()
     finally:
@@ -237,25 +253,12 @@ def test_a_redis_outage_pauses_ingest_which_then_catches_up_losing_nothing(
     expected = _expected(messages)
     ingest = Process("ingest", env, tmp_path)
     ingest.start()
-    sender = threading.Thread(
-        target=replay,
-        args=(Producer(producer_config(kafka_bootstrap)), env["DMDT_ALERT_TOPIC"], messages),
-        kwargs={"rate": 60},
-    )
-    try:
-        sender.start()
-        time.sleep(5.0)
-        proxy.cut()  # Redis unreachable for the ingest for 5 s, mid-stream
-        time.sleep(5.0)
-        assert sender.is_alive()
-        proxy.restore()
-        sender.join()
+    producer = Producer(producer_config(kafka_bootstrap))
+    try:  # Redis unreachable for the ingest for 5 s, mid-stream
+        _stream_with_outage(producer, env["DMDT_ALERT_TOPIC"], messages, proxy, after_s=5.0)
         store = ObjectStore(redis_client, GRID)
         _wait(lambda: _complete(store, expected), "every point stored", tmp_path)
-        for stored in store.load_many(list(expected)):
-            n, counts = expected[stored.object_id]
-            assert stored.bands["r"].n_points == n
-            assert np.array_equal(stored.bands["r"].counts, counts)
+        _assert_exact(store, expected)
         log = (tmp_path / "ingest-1.log").read_text()
         assert "will be read again" in log, log[-2000:]
     finally:
@@ -284,26 +287,13 @@ def test_a_broker_outage_loses_nothing(redis_url, redis_client, samples, tmp_pat
         ingest, worker = Process("ingest", env, tmp_path), Process("worker", env, tmp_path)
         ingest.start()
         worker.start()
-        sender = threading.Thread(
-            target=replay,
-            args=(Producer(producer_config(broker.bootstrap)), env["DMDT_ALERT_TOPIC"], messages),
-            kwargs={"rate": 60},
-        )
+        producer = Producer(producer_config(broker.bootstrap))
         try:
-            sender.start()
-            time.sleep(6.0)
-            proxy.cut()
-            time.sleep(5.0)
-            assert sender.is_alive()
-            proxy.restore()
-            sender.join()
+            _stream_with_outage(producer, env["DMDT_ALERT_TOPIC"], messages, proxy, after_s=6.0)
             store = ObjectStore(redis_client, GRID)
             _wait(lambda: _complete(store, expected), "every point stored", tmp_path)
             _wait(lambda: _scored(store, redis_client, expected), "every object scored", tmp_path)
-            for stored in store.load_many(list(expected)):
-                n, counts = expected[stored.object_id]
-                assert stored.bands["r"].n_points == n
-                assert np.array_equal(stored.bands["r"].counts, counts)
+            _assert_exact(store, expected)
             assert ingest.process.poll() is None and worker.process.poll() is None  # survived
         finally:
             ingest.stop()
