@@ -32,6 +32,8 @@ def test_experiments_write_a_report_with_pictures(samples, tmp_path, capsys):
     assert "## Robustness" in report and "(robustness.png)" in report
     assert (out / "robustness.png").stat().st_size > 10_000
     assert "## What the network looks at" in report and "Most telling bin: " in report
+    assert "## The most confident errors" in report
+    assert (out / "confident_errors.png").stat().st_size > 10_000
     for model in ("css-hybrid", "css-dmdtnet"):
         assert (out / f"saliency_{model}.png").stat().st_size > 10_000
     row = next(line for line in report.splitlines() if line.startswith("| css-dmdtnet"))

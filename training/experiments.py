@@ -1,5 +1,6 @@
 """``dmdt experiments``: the paper's experiments on the real data, one Markdown report with
-PNG pictures. Each experiment can run alone (``--only``). So far: robustness and saliency."""
+PNG pictures. Each experiment can run alone (``--only``). So far: robustness, saliency, and
+a gallery of the most confident errors."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import numpy as np
 from classifier.inference import OnnxClassifier
 from services.models import available_models, find_bundle
 from training.dataset import Split, label_of, list_css, load_examples
+from training.errors_gallery import confident_errors, gallery_figure
 from training.paper import CLASSES
 from training.robustness import robustness
 from training.saliency import class_maps, saliency_figure
 
-EXPERIMENTS = ("robustness", "saliency")
+EXPERIMENTS = ("robustness", "saliency", "errors")
+GALLERY_SIZE = 8
 SALIENCY_PER_CLASS = 40
 
 
@@ -43,6 +46,7 @@ def run_experiments(
     """Run the chosen experiments; returns the report's path."""
     examples = _test_examples(data_dir, split_path, limit)
     curves, labels = [e.curve for e in examples], [e.label for e in examples]
+    names = [e.name for e in examples]
     models = [OnnxClassifier(find_bundle(name)) for name in available_models()]
     lines = ["# dmdt-stream experiments", "", f"{len(curves)} test curves from `{data_dir}`.", ""]
     if "robustness" in only:
@@ -83,6 +87,27 @@ def run_experiments(
                 f"Most telling bin: {peaks}.",
                 "",
             ]
+    if "errors" in only:
+        model = models[[m.bundle.name for m in models].index(find_bundle(None).name)]
+        errors = confident_errors(model, curves, labels, names, GALLERY_SIZE)
+        picture = (
+            gallery_figure(model, errors, out_dir / "confident_errors.png") if errors else None
+        )
+        lines += [
+            "## The most confident errors",
+            "",
+            f"{model.bundle.name}'s {len(errors)} most confident wrong answers on the test curves:",
+            "",
+            "| file | catalogue | called | confidence |",
+            "|---|---|---|---:|",
+            *(
+                f"| {e['name']} | {e['truth']} | {e['predicted']} | {e['confidence']:.2f} |"
+                for e in errors
+            ),
+            "",
+            f"![errors]({picture.name})" if picture else "(no errors)",
+            "",
+        ]
     report = out_dir / "report.md"
     out_dir.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(lines))
