@@ -215,7 +215,7 @@ class AlertIngest:
     def _rewind(self, messages: Sequence[Message]) -> None:
         first: dict[tuple[str, int], int] = {}
         for m in messages:
-            if not self._is_error(m):
+            if m.error() is None:  # errors were counted and logged when the batch was read
                 key = (m.topic(), m.partition())
                 first[key] = min(first.get(key, m.offset()), m.offset())
         for (topic, partition), offset in first.items():

@@ -88,7 +88,6 @@ class AlertPoints:
 class StoreResult:
     object_id: str
     new_points: dict[str, int]  # per band
-    points: dict[str, int] = field(default_factory=dict)  # per changed band, after the update
     dropped: dict[str, int] = field(default_factory=dict)  # per band, beyond the cap
 
     @property
@@ -143,13 +142,14 @@ class ObjectStore:
 
     def add_alerts(self, alerts: Sequence[AlertPoints]) -> list[StoreResult]:
         """Store a batch of alerts; one result per distinct object, in first-seen order."""
-        pending = _merged(alerts)
+        merged = _merged(alerts)
+        pending = merged
         results: dict[str, StoreResult] = {}
         for _ in range(MAX_RETRIES):
             conflicts = self._try_once(list(pending.values()), results)
             pending = {oid: pending[oid] for oid in conflicts}
             if not pending:
-                return [results[oid] for oid in _merged(alerts)]
+                return [results[oid] for oid in merged]
         raise StoreConflictError(
             f"{sorted(pending)[:3]}: {MAX_RETRIES} concurrent changes in a row"
         )
@@ -188,7 +188,6 @@ class ObjectStore:
             results[alert.object_id] = StoreResult(
                 alert.object_id,
                 {band: len(points) for band, points in kept.items()},
-                {b: a.n_points for b, a in updated.items()},
                 {band: n for band, n in dropped.items() if n},
             )
             if not updated:
