@@ -276,7 +276,6 @@ class _Reading:
 
     def __init__(self, plan: ReadPlan) -> None:
         self.plan = plan
-        self.latest_mjd = _now_mjd() + FUTURE_TOLERANCE_DAYS  # refreshed by ``decode_alerts``
         slot = plan.slots
         self.object_id, self.schemavsn, self.isdiffpos = (
             slot["objectId"],
@@ -296,7 +295,7 @@ class _Reading:
         at = ints[slot]
         return None if at == NULL_INT else data[at : at + int(floats[slot])].decode()
 
-    def _located(self, row: int, floats: list, ints: list) -> tuple[float, str]:
+    def _located(self, row: int, floats: list, ints: list, latest_mjd: float) -> tuple[float, str]:
         fid = ints[self.fid]
         if fid not in FILTERS:
             shown = None if fid == NULL_INT else fid
@@ -304,14 +303,16 @@ class _Reading:
                 f"{_where(row)}.fid: {shown!r} is not a ZTF filter id {sorted(FILTERS)}"
             )
         mjd = _finite(floats[self.jd], row, "jd") - JD_TO_MJD
-        if mjd > self.latest_mjd:
+        if mjd > latest_mjd:
             raise ValueError(f"{_where(row)}.jd: {floats[self.jd]!r} is in the future")
         return mjd, FILTERS[fid]
 
-    def _detection(self, row: int, floats: list, ints: list, data: bytes) -> ZtfDetection:
+    def _detection(
+        self, row: int, floats: list, ints: list, data: bytes, latest_mjd: float
+    ) -> ZtfDetection:
         magpsf = _finite(floats[self.magpsf], row, "magpsf")
         sigmapsf = _finite(floats[self.sigmapsf], row, "sigmapsf")
-        mjd, band = self._located(row, floats, ints)
+        mjd, band = self._located(row, floats, ints, latest_mjd)
         sign = self._text(self.isdiffpos, floats, ints, data)
         positive = sign is None or sign.lower() in ("t", "1", "true")
         magnr, sigmagnr, distnr = (_optional(floats[slot]) for slot in self.reference)
@@ -321,8 +322,11 @@ class _Reading:
             magnr, sigmagnr, distnr, dc_mag, dc_err,
         )  # fmt: skip
 
-    def alert(self, floats: np.ndarray, ints: np.ndarray, data: bytes) -> ZtfAlert:
-        """One alert from its rows; ``ValueError`` naming the first bad field."""
+    def alert(
+        self, floats: np.ndarray, ints: np.ndarray, data: bytes, latest_mjd: float
+    ) -> ZtfAlert:
+        """One alert from its rows (points later than ``latest_mjd`` are refused);
+        ``ValueError`` naming the first bad field."""
         float_rows, int_rows = floats.tolist(), ints.tolist()
         object_id = self._text(self.object_id, float_rows[0], int_rows[0], data)
         if not object_id:
@@ -335,9 +339,9 @@ class _Reading:
             candid = i[self.candid]
             if row == 0 or (candid != NULL_INT and not math.isnan(f[self.magpsf])):
                 if candid not in detections:
-                    detections[candid] = self._detection(row, f, i, data)
+                    detections[candid] = self._detection(row, f, i, data, latest_mjd)
             elif not math.isnan(f[self.diffmaglim]):
-                mjd, band = self._located(row, f, i)
+                mjd, band = self._located(row, f, i, latest_mjd)
                 limits.setdefault((mjd, band), ZtfUpperLimit(mjd, band, f[self.diffmaglim]))
         return ZtfAlert(
             object_id=object_id,
@@ -367,7 +371,6 @@ def decode_alerts(data: bytes) -> list[ZtfAlert]:
     try:
         meta, blocks = _container(data)
         reading = _reading(meta["avro.schema"])
-        reading.latest_mjd = _now_mjd() + FUTURE_TOLERANCE_DAYS
         codec = meta.get("avro.codec", b"null")
         if codec not in (b"null", b"deflate"):
             raise ValueError(f"unsupported codec {codec.decode()!r}")
@@ -383,7 +386,8 @@ def decode_alerts(data: bytes) -> list[ZtfAlert]:
         raise ValueError(f"corrupt Avro container: {type(error).__name__}: {error}") from None
     if not rows:
         raise ValueError("Avro container holds no alert")
-    return [reading.alert(*row) for row in rows]
+    latest_mjd = _now_mjd() + FUTURE_TOLERANCE_DAYS  # later points are refused
+    return [reading.alert(*row, latest_mjd) for row in rows]
 
 
 class ZtfAvroReader:
