@@ -24,13 +24,19 @@ def available_models(folder: Path | None = None) -> list[str]:
     )
 
 
+def default_model_name(folder: Path | None = None) -> str:
+    """:data:`DEFAULT_MODEL`, or else the only bundle in ``folder`` (nothing is loaded)."""
+    names = available_models(folder or models_dir())
+    return DEFAULT_MODEL if DEFAULT_MODEL in names or len(names) != 1 else names[0]
+
+
 def find_bundle(name_or_path: str | None, folder: Path | None = None) -> ModelBundle:
     """A checked bundle: a folder path, a name in ``folder`` (default :func:`models_dir`), or
     (no name) :data:`DEFAULT_MODEL`, or else the only bundle there."""
     folder = folder or models_dir()
     names = available_models(folder)
     if name_or_path is None:
-        name_or_path = DEFAULT_MODEL if DEFAULT_MODEL in names or len(names) != 1 else names[0]
+        name_or_path = default_model_name(folder)
     candidate = Path(name_or_path)
     bundle_dir = candidate if (candidate / CARD).is_file() else folder / name_or_path
     if not (bundle_dir / CARD).is_file():

@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from classifier.bundle import ModelCard
+    from classifier.inference import Predictions
 
 BAND_PREFERENCE = ("r", "g", "i")
 
@@ -17,6 +23,29 @@ class Verdict(BaseModel):
     unknown: bool = Field(description="top probability below the model's threshold")
     model: str
     model_version: str
+
+
+def verdicts(predictions: Predictions, card: ModelCard) -> list[dict[str, Any]]:
+    """The :class:`Verdict` fields of each row of a model's predictions."""
+    return [
+        {
+            "label": label,
+            "probabilities": {
+                c: float(p) for c, p in zip(predictions.classes, probabilities, strict=True)
+            },
+            "confidence": float(confidence),
+            "unknown": bool(unknown),
+            "model": card.name,
+            "model_version": card.version,
+        }
+        for label, probabilities, confidence, unknown in zip(
+            predictions.labels,
+            predictions.probabilities,
+            predictions.confidence,
+            predictions.unknown,
+            strict=True,
+        )
+    ]
 
 
 class StreamResult(Verdict):

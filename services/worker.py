@@ -25,7 +25,7 @@ from classifier.model_input import accumulator_inputs
 from ingest.scoring_queue import ScoringQueue
 from ingest.store import ObjectStore, StoredObject, object_key
 from services import metrics
-from services.results import StreamResult, scoring_band
+from services.results import StreamResult, scoring_band, verdicts
 
 log = logging.getLogger("dmdt.worker")
 CLAIM_LEASE_S = 60.0  # a batch takes well under a second; longer means its worker died
@@ -114,19 +114,11 @@ class ScoringWorker:
             [stored.bands[band] for stored, band in chosen], self.model.bundle.uses_features
         )
         predictions = self.model.predict_inputs(inputs)
-        card = self.model.bundle.card
         now = time.time()
         results = [
             StreamResult(
+                **verdict,
                 object_id=stored.object_id,
-                label=label,
-                probabilities={
-                    c: float(p) for c, p in zip(card.classes, probabilities, strict=True)
-                },
-                confidence=float(probabilities.max()),
-                unknown=bool(unknown),
-                model=card.name,
-                model_version=card.version,
                 provider=self.model.provider,
                 band=band,
                 n_points=stored.bands[band].n_points,
@@ -135,12 +127,8 @@ class ScoringWorker:
                 alert_time=alert_times[stored.object_id],
                 scored_at=now,
             )
-            for (stored, band), label, probabilities, unknown in zip(
-                chosen,
-                predictions.labels,
-                predictions.probabilities,
-                predictions.unknown,
-                strict=True,
+            for (stored, band), verdict in zip(
+                chosen, verdicts(predictions, self.model.bundle.card), strict=True
             )
         ]
         self._publish(results)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.inference import OnnxClassifier
-from services.models import available_models, find_bundle
+from services.models import available_models, default_model_name, find_bundle
 from training.dataset import Split, label_of, list_css, load_examples
 from training.errors_gallery import confident_errors, gallery_figure
 from training.paper import CLASSES
@@ -88,7 +88,7 @@ def run_experiments(
                 "",
             ]
     if "errors" in only:
-        model = models[[m.bundle.name for m in models].index(find_bundle(None).name)]
+        model = next(m for m in models if m.bundle.name == default_model_name())
         errors = confident_errors(model, curves, labels, names, GALLERY_SIZE)
         picture = (
             gallery_figure(model, errors, out_dir / "confident_errors.png") if errors else None

@@ -13,7 +13,7 @@ from classifier.bundle import BundleError
 from classifier.inference import OnnxClassifier
 from services.api import routes_classify, routes_health, routes_models, routes_objects
 from services.api.middleware import ApiKey, BodyLimit, RequestTiming
-from services.models import available_models, find_bundle
+from services.models import available_models, default_model_name, find_bundle
 from services.settings import Settings
 from services.worker import report_provider
 
@@ -27,7 +27,7 @@ def load_models(settings: Settings) -> tuple[dict[str, OnnxClassifier], str]:
     models = {name: OnnxClassifier(find_bundle(name, folder)) for name in available_models(folder)}
     if not models:
         raise BundleError(f"no model bundle in {folder}")
-    default = settings.model or find_bundle(None, folder).name
+    default = settings.model or default_model_name(folder)
     if default not in models:
         raise BundleError(
             f"default model {default!r} is not among {sorted(models)}; set DMDT_MODEL"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 
-from classifier.inference import OnnxClassifier, Predictions
+from classifier.inference import OnnxClassifier
 from classifier.lightcurve import LightCurve, LightCurveError
 from services.api.images import ImageFormat, images_of
 from services.api.routes_models import get_model
@@ -20,6 +20,7 @@ from services.api.schemas import (
     ClassifyRequest,
     CurveIn,
 )
+from services.results import verdicts
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 
@@ -40,16 +41,10 @@ def _curve(body: CurveIn, max_points: int, min_points: int) -> LightCurve:
 def _classifications(
     model: OnnxClassifier, curves: Sequence[LightCurve], images: bool, fmt: ImageFormat
 ) -> list[Classification]:
-    predictions: Predictions = model.predict_curves(curves)
-    card = model.bundle.card
+    predictions = model.predict_curves(curves)
     return [
         Classification(
-            label=label,
-            probabilities={c: float(p) for c, p in zip(card.classes, probabilities, strict=True)},
-            confidence=float(confidence),
-            unknown=bool(unknown),
-            model=card.name,
-            model_version=card.version,
+            **verdict,
             n_points=len(curve),
             images=images_of(
                 model, model.bundle.grid.counts(curve), len(curve), fmt, curve.object_id or ""
@@ -57,14 +52,7 @@ def _classifications(
             if images
             else None,
         )
-        for curve, label, probabilities, confidence, unknown in zip(
-            curves,
-            predictions.labels,
-            predictions.probabilities,
-            predictions.confidence,
-            predictions.unknown,
-            strict=True,
-        )
+        for curve, verdict in zip(curves, verdicts(predictions, model.bundle.card), strict=True)
     ]
 
 
