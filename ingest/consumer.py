@@ -38,8 +38,14 @@ RETRY_PAUSE_S = 1.0
 LAG_EVERY_S = 5.0
 
 
-def consumer_config(bootstrap: str, group: str) -> dict:
-    """Manual commits; short session timeouts, so a group (re)joins in seconds, not ~25."""
+def consumer_config(bootstrap: str, group: str, fetch_wait_ms: int = 20) -> dict:
+    """Manual commits; short session timeouts, so a group (re)joins in seconds, not ~25.
+
+    ``fetch_wait_ms``: a broker may hold an empty fetch this long even after data arrives
+    (Tansu does): librdkafka's 500 ms default put ~250 ms into the median alert->result
+    latency. A broker whose storage answers slower than this (Tansu on S3: ~80 ms a fetch)
+    answers every fetch empty, so raise it there.
+    """
     return {
         "bootstrap.servers": bootstrap,
         "group.id": group,
@@ -49,9 +55,7 @@ def consumer_config(bootstrap: str, group: str) -> dict:
         "heartbeat.interval.ms": 1000,
         "fetch.max.bytes": 64 << 20,
         "max.partition.fetch.bytes": 16 << 20,  # 1 MiB default: ~18 ZTF alerts a request
-        # A broker may hold an empty fetch this long even after data arrives (Tansu does):
-        # librdkafka's 500 ms default put ~250 ms into the median alert->result latency.
-        "fetch.wait.max.ms": 20,
+        "fetch.wait.max.ms": fetch_wait_ms,
     }
 
 

@@ -97,7 +97,8 @@ def replay(
         sent += 1
         if on_sent is not None:
             on_sent(sent)
-    producer.flush(60)
+    if (undelivered := producer.flush(60)) > 0:
+        failures.append(f"{undelivered} still unacknowledged after 60 s")
     if failures:
         raise RuntimeError(f"{len(failures)} of {sent} messages not delivered: {failures[0]}")
     return sent

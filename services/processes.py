@@ -54,7 +54,11 @@ def _start(settings: Settings, what: str) -> tuple[ModelBundle, redis.Redis]:
 def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -> AlertIngest:
     ensure_topics(settings.kafka_bootstrap, [settings.alert_topic, settings.dead_letter_topic])
     return AlertIngest(
-        consumer=Consumer(consumer_config(settings.kafka_bootstrap, settings.consumer_group)),
+        consumer=Consumer(
+            consumer_config(
+                settings.kafka_bootstrap, settings.consumer_group, settings.fetch_wait_ms
+            )
+        ),
         dead_letters=Producer(producer_config(settings.kafka_bootstrap)),
         store=ObjectStore(client, bundle.grid, settings.max_points_per_band),
         queue=ScoringQueue(client),

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     )
     consumer_group: str = Field("dmdt-ingest", description="ingest's Kafka consumer group")
     ingest_batch: int = Field(500, ge=1, description="ingest: most messages handled together")
+    fetch_wait_ms: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="ingest: longest a broker may hold a fetch (raise it for slow broker storage)",
+    )
     magnitude: Literal["dc", "difference"] = Field(
         "dc", description="ingest: store DC (apparent) or positive difference magnitudes"
     )
