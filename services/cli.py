@@ -78,8 +78,10 @@ def _add_training_commands(commands) -> None:
     experiments = commands.add_parser(
         "experiments",
         help="the paper's experiments on real data: a Markdown report with PNG pictures",
-        description="Run the experiments (so far: robustness) with the shipped models on the "
-        "test split of a folder of CSS light curves. Needs the training extra.",
+        description="Run the experiments on a folder of CSS light curves: robustness, saliency "
+        "and the most confident errors of the shipped models on the test split; binary pairs, "
+        "background subtraction, binning, minority classes and FGSM with study networks "
+        "trained on the split. Needs the training extra.",
     )
     experiments.add_argument("data_dir", type=Path, help="folder of <CSS_ID>-<CLASS>.csv files")
     experiments.add_argument("--out", type=Path, default=Path("out/experiments"))
@@ -94,6 +96,15 @@ def _add_training_commands(commands) -> None:
         "every curve of the folder)",
     )
     experiments.add_argument("--limit", type=int, default=None, help="at most this many curves")
+    experiments.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="training experiments: at most this many curves a class in each part",
+    )
+    experiments.add_argument(
+        "--epochs", type=int, default=None, help="training experiments: most epochs a network"
+    )
 
     evaluate = commands.add_parser(
         "evaluate",

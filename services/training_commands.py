@@ -62,4 +62,10 @@ def experiments_command(args: argparse.Namespace) -> None:
     unknown = sorted(set(only) - set(EXPERIMENTS))
     if unknown:
         raise UsageError(f"no experiment {unknown[0]!r}; there are {list(EXPERIMENTS)}")
-    print(f"report: {run_experiments(args.data_dir, args.out, only, args.split, args.limit)}")
+    try:
+        report = run_experiments(
+            args.data_dir, args.out, only, args.split, args.limit, args.per_class, args.epochs
+        )
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    print(f"report: {report}")

@@ -41,3 +41,26 @@ def test_experiments_write_a_report_with_pictures(samples, tmp_path, capsys):
     assert offset == shift == clean  # the image-only model sees the same images
     assert main(["experiments", str(data), "--only", "nope"]) == 2
     assert "no experiment 'nope'" in capsys.readouterr().err
+
+
+def test_training_experiments_need_a_split(samples, tmp_path, capsys):
+    assert main(["experiments", str(samples), "--only", "binary", "--split", "none"]) == 2
+    assert "train on a split's train/val/test parts" in capsys.readouterr().err
+
+
+def test_training_experiments_write_their_sections(shared_data, tmp_path):
+    """The five training experiments on 12 real curves a class and part, 2 epochs a net."""
+    out = tmp_path / "report"
+    argv = ["experiments", str(shared_data / "crts_css" / "lightcurves"), "--out", str(out)]
+    studies = ["binary", "backgrounds", "binning", "minority", "fgsm"]
+    assert main([*argv, "--only", *studies, "--per-class", "12", "--epochs", "2"]) == 0
+    report = (out / "report.md").read_text()
+    assert "on 84 training curves, with\n84 for validation and 84 for test" in report
+    for heading in ("Binary mode", "Background subtraction", "Binning", "Minority classes"):
+        assert f"### {heading}" in report
+    for picture in ("binary_pairs", "binary_points", "background_composite", "fgsm"):
+        assert f"({picture}.png)" in report
+        assert (out / f"{picture}.png").stat().st_size > 10_000
+    binning = [line for line in report.splitlines() if line.startswith("| finer dm |")]
+    assert binning and "| 32 x 24 |" in binning[0]
+    assert "## Robustness" not in report  # only what was asked

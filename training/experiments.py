@@ -1,6 +1,10 @@
 """``dmdt experiments``: the paper's experiments on the real data, one Markdown report with
-PNG pictures. Each experiment can run alone (``--only``). So far: robustness, saliency, and
-a gallery of the most confident errors."""
+PNG pictures. Each experiment can run alone (``--only``).
+
+With the shipped models, on the test curves: robustness, saliency, and a gallery of the
+most confident errors. Training new study networks on the split's curves
+(:mod:`training.study_report`): binary pairs, background subtraction, binning, minority
+classes, FGSM."""
 
 from __future__ import annotations
 
@@ -15,8 +19,10 @@ from training.errors_gallery import confident_errors, gallery_figure
 from training.paper import CLASSES
 from training.robustness import robustness
 from training.saliency import class_maps, saliency_figure
+from training.study import StudyData
+from training.study_report import STUDIES, StudyRun
 
-EXPERIMENTS = ("robustness", "saliency", "errors")
+EXPERIMENTS = ("robustness", "saliency", "errors", *STUDIES)
 GALLERY_SIZE = 8
 SALIENCY_PER_CLASS = 40
 
@@ -42,8 +48,18 @@ def run_experiments(
     only: tuple[str, ...] = EXPERIMENTS,
     split_path: Path | None = None,
     limit: int | None = None,
+    per_class: int | None = None,
+    max_epochs: int | None = None,
 ) -> Path:
-    """Run the chosen experiments; returns the report's path."""
+    """Run the chosen experiments; returns the report's path. ``per_class`` and
+    ``max_epochs`` shrink the training experiments (quick runs, tests)."""
+    studies = tuple(name for name in STUDIES if name in only)
+    if studies and (split_path is None or not split_path.is_file()):
+        raise FileNotFoundError(
+            f"the experiments {list(studies)} train on a split's train/val/test parts: "
+            f"no split file at {split_path}"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
     examples = _test_examples(data_dir, split_path, limit)
     curves, labels = [e.curve for e in examples], [e.label for e in examples]
     names = [e.name for e in examples]
@@ -108,7 +124,9 @@ def run_experiments(
             f"![errors]({picture.name})" if picture else "(no errors)",
             "",
         ]
+    if studies:
+        data = StudyData.load(data_dir, Split.load(split_path), per_class, max_epochs)
+        lines += StudyRun(data, out_dir).sections(studies)
     report = out_dir / "report.md"
-    out_dir.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(lines))
     return report

@@ -25,6 +25,7 @@ class FitConfig:
     max_epochs: int = 200
     patience: int = 20
     seed: int = 2017
+    class_weighted: bool = True  # inverse-frequency weights in the loss
 
 
 # The paper's optimiser settings for its network (Adam, lr 2e-4, L2 2.5e-3).
@@ -86,7 +87,8 @@ def fit(
     model = model.to(where)
     tensors = _tensors(train, where)
     labels = torch.as_tensor(train_labels, device=where)
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights(train_labels, n_classes).to(where))
+    weights = class_weights(train_labels, n_classes).to(where) if config.class_weighted else None
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, mode="max", factor=0.5, patience=config.patience // 3

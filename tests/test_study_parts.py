@@ -1,0 +1,52 @@
+"""The training experiments' parts: grids, balancing, FGSM's direction."""
+
+import numpy as np
+import pytest
+import torch
+
+from classifier.grid import DmDtGrid
+from training.adversarial import fgsm
+from training.binning_study import study_grids
+from training.minority import balanced_extra
+from training.nets import DmDtNet
+from training.study import STUDY_CHANNELS
+
+
+def test_study_grids_refine_dm_and_coarsen_dt_of_the_paper_grid():
+    grids = study_grids()
+    crts = DmDtGrid.preset("crts")
+    finer, fewer = grids["finer dm"], grids["fewer dt"]
+    assert set(crts.dm_edges) < set(finer.dm_edges)  # every paper edge kept
+    assert finer.shape == (32, 24) and np.array_equal(finer.dt_edges, crts.dt_edges)
+    assert np.all(np.abs(np.setdiff1d(finer.dm_edges, crts.dm_edges)) < 1)
+    assert fewer.shape == (22, 12) and np.array_equal(fewer.dm_edges, crts.dm_edges)
+    assert fewer.dt_edges[0] == crts.dt_edges[0] and fewer.dt_edges[-1] == crts.dt_edges[-1]
+
+
+def test_balanced_extra_brings_every_class_to_the_largest():
+    labels = np.array([0] * 10 + [1] * 3 + [2] * 7)
+    extra = balanced_extra(labels, seed=1)
+    counts = np.bincount(np.concatenate([labels, labels[extra]]))
+    assert counts.tolist() == [10, 10, 10]
+
+
+def test_fgsm_raises_the_loss_more_than_a_random_step_of_the_same_size():
+    torch.manual_seed(0)
+    model = DmDtNet((22, 24), 3, STUDY_CHANNELS).eval()
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0.2, 0.8, (64, 1, 22, 24)).astype(np.float32)
+    labels = rng.integers(0, 3, 64)
+
+    def loss(x: np.ndarray) -> float:
+        with torch.no_grad():
+            logits = model(torch.as_tensor(x))
+        return float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels)))
+
+    eps = 0.01
+    adversarial = fgsm(model, images, labels, eps)
+    random = np.clip(images + eps * rng.choice([-1.0, 1.0], images.shape), 0, 1)
+    assert np.abs(adversarial - images).max() == pytest.approx(eps, abs=1e-6)
+    assert loss(adversarial) - loss(images) > 5 * abs(
+        loss(random.astype(np.float32)) - loss(images)
+    )
+    assert np.array_equal(fgsm(model, images, labels, 0.0), images)
