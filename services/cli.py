@@ -105,6 +105,13 @@ def _add_training_commands(commands) -> None:
     experiments.add_argument(
         "--epochs", type=int, default=None, help="training experiments: most epochs a network"
     )
+    experiments.add_argument(
+        "--eros",
+        type=Path,
+        default=None,
+        help="the EROS-1 folder (train.csv, test.csv, *_varlength_features.csv.gz): adds the "
+        "transfer experiment",
+    )
 
     evaluate = commands.add_parser(
         "evaluate",

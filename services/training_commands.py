@@ -58,13 +58,21 @@ def train_command(args: argparse.Namespace) -> None:
 def experiments_command(args: argparse.Namespace) -> None:
     from training.experiments import EXPERIMENTS, run_experiments  # noqa: PLC0415
 
-    only = tuple(args.only or EXPERIMENTS)
+    default = EXPERIMENTS if args.eros else tuple(e for e in EXPERIMENTS if e != "transfer")
+    only = tuple(args.only or default)
     unknown = sorted(set(only) - set(EXPERIMENTS))
     if unknown:
         raise UsageError(f"no experiment {unknown[0]!r}; there are {list(EXPERIMENTS)}")
     try:
         report = run_experiments(
-            args.data_dir, args.out, only, args.split, args.limit, args.per_class, args.epochs
+            args.data_dir,
+            args.out,
+            only,
+            args.split,
+            args.limit,
+            args.per_class,
+            args.epochs,
+            args.eros,
         )
     except FileNotFoundError as error:
         raise UsageError(str(error)) from None

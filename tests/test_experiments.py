@@ -49,11 +49,12 @@ def test_training_experiments_need_a_split(samples, tmp_path, capsys):
 
 
 def test_training_experiments_write_their_sections(shared_data, tmp_path):
-    """The five training experiments on 12 real curves a class and part, 2 epochs a net."""
+    """The six training experiments on 12 real curves a class and part, 2 epochs a net."""
     out = tmp_path / "report"
     argv = ["experiments", str(shared_data / "crts_css" / "lightcurves"), "--out", str(out)]
-    studies = ["binary", "backgrounds", "binning", "minority", "fgsm"]
-    assert main([*argv, "--only", *studies, "--per-class", "12", "--epochs", "2"]) == 0
+    argv += ["--only", "binary", "backgrounds", "binning", "minority", "fgsm", "transfer"]
+    argv += ["--eros", str(shared_data / "eros_lmc"), "--per-class", "12", "--epochs", "2"]
+    assert main(argv) == 0  # every experiment but the three of the shipped models
     report = (out / "report.md").read_text()
     assert "on 84 training curves, with\n84 for validation and 84 for test" in report
     for heading in ("Binary mode", "Background subtraction", "Binning", "Minority classes"):
@@ -63,4 +64,16 @@ def test_training_experiments_write_their_sections(shared_data, tmp_path):
         assert (out / f"{picture}.png").stat().st_size > 10_000
     binning = [line for line in report.splitlines() if line.startswith("| finer dm |")]
     assert binning and "| 32 x 24 |" in binning[0]
+    assert "EROS test curves (R band: Cepheid 12, Mira 12, RR Lyrae 12, binary 12)" in report
+    shipped = [line for line in report.splitlines() if line.startswith("| css-")]
+    assert len(shipped) == 4  # two shipped models, two EROS bands
+    assert "| fine-tuned from CSS |" in report and "| EROS only |" in report
     assert "## Robustness" not in report  # only what was asked
+
+
+def test_transfer_needs_the_eros_folder(shared_data, tmp_path, capsys):
+    css = str(shared_data / "crts_css" / "lightcurves")
+    assert main(["experiments", css, "--only", "transfer"]) == 2
+    assert "the transfer experiment needs the EROS-1 folder: None" in capsys.readouterr().err
+    assert main(["experiments", css, "--only", "transfer", "--eros", str(tmp_path)]) == 2
+    assert f"no {tmp_path / 'train.csv'}" in capsys.readouterr().err

@@ -50,10 +50,18 @@ def run_experiments(
     limit: int | None = None,
     per_class: int | None = None,
     max_epochs: int | None = None,
+    eros_dir: Path | None = None,
 ) -> Path:
     """Run the chosen experiments; returns the report's path. ``per_class`` and
-    ``max_epochs`` shrink the training experiments (quick runs, tests)."""
+    ``max_epochs`` shrink the training experiments (quick runs, tests); ``transfer`` needs
+    ``eros_dir``, the EROS-1 folder."""
     studies = tuple(name for name in STUDIES if name in only)
+    if "transfer" in studies:
+        if eros_dir is None:
+            raise FileNotFoundError("the transfer experiment needs the EROS-1 folder: None")
+        for name in ("train.csv", "test.csv"):
+            if not (eros_dir / name).is_file():
+                raise FileNotFoundError(f"the transfer experiment: no {eros_dir / name}")
     if studies and (split_path is None or not split_path.is_file()):
         raise FileNotFoundError(
             f"the experiments {list(studies)} train on a split's train/val/test parts: "
@@ -126,7 +134,7 @@ def run_experiments(
         ]
     if studies:
         data = StudyData.load(data_dir, Split.load(split_path), per_class, max_epochs)
-        lines += StudyRun(data, out_dir).sections(studies)
+        lines += StudyRun(data, out_dir, eros_dir).sections(studies)
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))
     return report

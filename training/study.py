@@ -38,6 +38,7 @@ class StudyData:
     curves: dict[str, list[LightCurve]]
     labels: dict[str, np.ndarray]
     config: FitConfig = STUDY_FIT
+    per_class: int | None = None  # the cap it was loaded with
 
     @classmethod
     def load(
@@ -55,7 +56,7 @@ class StudyData:
             curves[part] = [e.curve for e in examples]
             labels[part] = np.array([CLASSES.index(e.label) for e in examples])
         config = STUDY_FIT if max_epochs is None else _capped(STUDY_FIT, max_epochs)
-        return cls(curves, labels, config)
+        return cls(curves, labels, config, per_class)
 
     def images(self, grid: DmDtGrid, part: str) -> np.ndarray:
         """``(N, 1, n_dm, n_dt)`` model images of one part."""

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from classifier.grid import DmDtGrid
+from classifier.inference import OnnxClassifier
+from services.models import available_models, find_bundle
 from training.adversarial import EPSILONS, fgsm_figure, fgsm_study
 from training.background_study import background_study, composite_figure
 from training.binary import POINTS, binary_study, pair_figure, points_figure
@@ -17,8 +19,16 @@ from training.binning_study import binning_study
 from training.minority import METHODS, minority_study
 from training.paper import CLASSES
 from training.study import StudyData, predict, scores, train_net
+from training.transfer import (
+    FRACTIONS,
+    REPEATS,
+    ErosSet,
+    cadence_study,
+    fine_tune_study,
+    shipped_on_eros,
+)
 
-STUDIES = ("binary", "backgrounds", "binning", "minority", "fgsm")
+STUDIES = ("binary", "backgrounds", "binning", "minority", "fgsm", "transfer")
 HARD = ("RRc", "RRd", "LPV", "RS_CVn")
 
 
@@ -26,8 +36,8 @@ class StudyRun:
     """The study data, its crts images and the 7-class baseline network (trained once,
     on first use, and shared by every study)."""
 
-    def __init__(self, data: StudyData, out_dir: Path) -> None:
-        self.data, self.out_dir = data, out_dir
+    def __init__(self, data: StudyData, out_dir: Path, eros_dir: Path | None = None) -> None:
+        self.data, self.out_dir, self.eros_dir = data, out_dir, eros_dir
         self.grid = DmDtGrid.preset("crts")
         self.images = {part: data.images(self.grid, part) for part in ("train", "val", "test")}
         self._baseline = None
@@ -67,6 +77,7 @@ class StudyRun:
             "binning": self._binning,
             "minority": self._minority,
             "fgsm": self._fgsm,
+            "transfer": self._transfer,
         }
         for name in STUDIES:
             if name in only:
@@ -184,6 +195,54 @@ class StudyRun:
             ),
             "",
             f"![fgsm]({picture.name})",
+            "",
+        ]
+
+    def _transfer(self) -> list[str]:
+        assert self.eros_dir is not None
+        per_type = self.data.per_class
+        test = {band: ErosSet.load(self.eros_dir, "test", band, per_type) for band in ("B", "R")}
+        shipped = [OnnxClassifier(find_bundle(name)) for name in available_models()]
+        rows = [
+            (model.bundle.name, band, shipped_on_eros(model, eros))
+            for model in shipped
+            for band, eros in test.items()
+        ]
+        cadence = cadence_study(self.data, self.images, test["R"], self.grid, self.baseline)
+        train = ErosSet.load(self.eros_dir, "train", "R", per_type)
+        tuned = fine_tune_study(self.baseline, train, test["R"], self.grid, self.data.config)
+        counts = ", ".join(f"{t} {test['R'].types.count(t)}" for t in sorted(set(test["R"].types)))
+        return [
+            "### Transfer to another survey (CSS -> EROS-1 LMC)",
+            "",
+            "The paper moved its CRTS network to PTF and suggested survey-specific cadence",
+            "backgrounds for transfer. EROS test curves (R band: " + counts + ").",
+            "A call is right when it falls in its type's CSS group (binary: EW/EA; RR Lyrae:",
+            "RRab/RRc/RRd; Mira: LPV); Cepheids have no CSS class (`training/transfer.py`).",
+            "",
+            "| model | band | group accuracy | Cepheids flagged unknown | known types flagged "
+            "unknown | Cepheid vs known, ROC AUC of low confidence |",
+            "|---|---|---:|---:|---:|---:|",
+            *(
+                f"| {name} | {band} | {r['group_accuracy']:.3f} | {r['unknown_cepheids']:.3f} "
+                f"| {r['unknown_known']:.3f} | {r.get('cepheid_auc', float('nan')):.3f} |"
+                for name, band, r in rows
+            ),
+            "",
+            "The study network on EROS R, group accuracy, with each survey's cadence background:",
+            "",
+            "| images | group accuracy |",
+            "|---|---:|",
+            *(f"| {name} | {value:.3f} |" for name, value in cadence.items()),
+            "",
+            f"Labels of EROS's own 4 types (R band), test macro-F1, mean of {REPEATS} draws:",
+            "",
+            "| network | " + " | ".join(f"{f:.0%} of labels" for f in FRACTIONS) + " |",
+            "|---|" + "---:|" * len(FRACTIONS),
+            *(
+                f"| {arm} | " + " | ".join(f"{by[f]:.3f}" for f in FRACTIONS) + " |"
+                for arm, by in tuned.items()
+            ),
             "",
         ]
 
