@@ -59,6 +59,12 @@ def _add_training_commands(commands) -> None:
         "--variants", type=int, default=3, help="partial views per training curve (default 3)"
     )
     train.add_argument(
+        "--noise-views",
+        type=int,
+        default=0,
+        help="copies of each training curve with magnitudes redrawn within their error bars",
+    )
+    train.add_argument(
         "--architectures",
         nargs="+",
         default=None,

@@ -40,6 +40,7 @@ def train_command(args: argparse.Namespace) -> None:
         bins=args.bins,
         seed=args.seed,
         variants=args.variants,
+        noise_views=args.noise_views,
         architectures=tuple(args.architectures or ARCHITECTURES),
         max_epochs=args.epochs,
         per_class=args.per_class,

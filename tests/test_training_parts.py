@@ -52,6 +52,19 @@ def test_partial_views_are_prefixes_or_subsets():
     assert len(curves) == 8 and labels == ["EW", "EA"] * 4
 
 
+def test_noise_views_redraw_every_magnitude_within_its_error_bar():
+    rng = np.random.default_rng(5)
+    t = np.sort(rng.uniform(0, 1000, 400))
+    curve = LightCurve(t, 15 + rng.normal(0, 0.3, 400), np.full(400, 0.1))
+    curves, labels = with_partial_views([curve], ["RRd"], variants=1, seed=0, noise_views=2)
+    assert len(curves) == 4 and labels == ["RRd"] * 4
+    for noisy in curves[2:]:
+        assert np.array_equal(noisy.t, curve.t) and np.array_equal(noisy.err, curve.err)
+        moved = (noisy.mag - curve.mag) / curve.err
+        assert abs(moved.std() - 1) < 0.1 and abs(moved.mean()) < 0.15
+    assert not np.array_equal(curves[2].mag, curves[3].mag)
+
+
 def test_backgrounds_have_the_grid_shape_and_the_right_statistics():
     rng = np.random.default_rng(0)
     images = rng.random((140, 4, 5)).astype(np.float32)

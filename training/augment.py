@@ -1,8 +1,10 @@
-"""Partial light curves for training: what a stream sees before a curve is complete.
+"""Partial and noisier light curves for training.
 
 Each training curve contributes its full form plus ``variants`` random views: the first
 ``k`` points in time order (``k`` log-uniform between 5 and n: short curves are common in a
-stream) or a random subsample (30-100% of the points, a sparser cadence).
+stream) or a random subsample (30-100% of the points, a sparser cadence). Optionally also
+``noise_views`` copies with every magnitude redrawn within its error bar: a noisier survey
+than CSS (the experiments found this the perturbation that costs the most).
 """
 
 from __future__ import annotations
@@ -27,14 +29,25 @@ def partial_view(curve: LightCurve, rng: np.random.Generator) -> LightCurve:
     return LightCurve(curve.t[keep], curve.mag[keep], err, curve.band, curve.object_id)
 
 
+def resampled_within_errors(curve: LightCurve, rng: np.random.Generator) -> LightCurve:
+    """Every magnitude moved by a Gaussian draw of its error (0.05 mag where none is known)."""
+    err = np.full(len(curve), 0.05) if curve.err is None else curve.err
+    return LightCurve(curve.t, curve.mag + rng.normal(0.0, err), curve.err)
+
+
 def with_partial_views(
-    curves: list[LightCurve], labels: list[str], variants: int, seed: int
+    curves: list[LightCurve], labels: list[str], variants: int, seed: int, noise_views: int = 0
 ) -> tuple[list[LightCurve], list[str]]:
-    """The curves, then ``variants`` partial views of each, with their labels."""
+    """The curves, then ``variants`` partial views and ``noise_views`` noisier copies of
+    each, with their labels."""
     rng = np.random.default_rng(seed)
     out_curves, out_labels = list(curves), list(labels)
     for _ in range(variants):
         for curve, label in zip(curves, labels, strict=True):
             out_curves.append(partial_view(curve, rng))
+            out_labels.append(label)
+    for _ in range(noise_views):
+        for curve, label in zip(curves, labels, strict=True):
+            out_curves.append(resampled_within_errors(curve, rng))
             out_labels.append(label)
     return out_curves, out_labels

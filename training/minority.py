@@ -16,16 +16,11 @@ import numpy as np
 from tqdm import tqdm
 
 from classifier.grid import DmDtGrid
-from classifier.lightcurve import LightCurve
+from training.augment import resampled_within_errors
 from training.paper import CLASSES
 from training.study import StudyData, predict, scores, study_images, train_net
 
 METHODS = ("none", "class weights", "oversampling", "error-bar resampling")
-
-
-def _resampled(curve: LightCurve, rng: np.random.Generator) -> LightCurve:
-    err = np.full(len(curve), 0.05) if curve.err is None else curve.err
-    return LightCurve(curve.t, curve.mag + rng.normal(0.0, err), curve.err)
 
 
 def balanced_extra(labels: np.ndarray, seed: int) -> np.ndarray:
@@ -46,7 +41,7 @@ def minority_study(data: StudyData, grid: DmDtGrid) -> dict[str, dict]:
     y_train = data.labels["train"]
     extra = balanced_extra(y_train, data.config.seed)
     rng = np.random.default_rng(data.config.seed)
-    resampled = [_resampled(data.curves["train"][i], rng) for i in extra]
+    resampled = [resampled_within_errors(data.curves["train"][i], rng) for i in extra]
     resampled_images = study_images(resampled, grid)
     train_sets = {
         "none": (images["train"], y_train),

@@ -27,16 +27,9 @@ from sklearn.metrics import f1_score
 
 from classifier.inference import OnnxClassifier
 from classifier.lightcurve import LightCurve
+from training.augment import resampled_within_errors
 
 Perturbation = Callable[[LightCurve, np.random.Generator], LightCurve]
-
-
-def _err(curve: LightCurve) -> np.ndarray:
-    return np.full(len(curve), 0.05) if curve.err is None else curve.err
-
-
-def _noise(curve: LightCurve, rng: np.random.Generator) -> LightCurve:
-    return LightCurve(curve.t, curve.mag + rng.normal(0.0, _err(curve)), curve.err)
 
 
 def _drop(curve: LightCurve, rng: np.random.Generator) -> LightCurve:
@@ -61,7 +54,7 @@ def _shift(curve: LightCurve, _rng: np.random.Generator) -> LightCurve:
 
 
 PERTURBATIONS: dict[str, Perturbation] = {
-    "noise within errors": _noise,
+    "noise within errors": resampled_within_errors,
     "drop 30% of points": _drop,
     "3 outliers of 1 mag": _outliers,
     "offset +0.5 mag": _offset,
