@@ -59,6 +59,9 @@ def _add_training_commands(commands) -> None:
         "--variants", type=int, default=3, help="partial views per training curve (default 3)"
     )
     train.add_argument(
+        "--model-version", default="1.0.0", help="version written into the bundles' cards"
+    )
+    train.add_argument(
         "--noise-views",
         type=int,
         default=0,

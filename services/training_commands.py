@@ -41,6 +41,7 @@ def train_command(args: argparse.Namespace) -> None:
         seed=args.seed,
         variants=args.variants,
         noise_views=args.noise_views,
+        version=args.model_version,
         architectures=tuple(args.architectures or ARCHITECTURES),
         max_epochs=args.epochs,
         per_class=args.per_class,

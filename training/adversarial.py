@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn
 
 from training.study import macro_f1, predict
+from training.tables import line_figure
 
 EPSILONS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
 
@@ -48,16 +44,12 @@ def fgsm_study(
 
 
 def fgsm_figure(scores: dict[str, list[float]], path: Path) -> Path:
-    figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    for name, values in scores.items():
-        ax.plot(EPSILONS, values, marker="o", label=name)
-    ax.set(
+    return line_figure(
+        EPSILONS,
+        scores,
+        path,
+        (0, 1),
         xlabel="step size eps (image units; a bin's full scale is 1)",
         ylabel="test macro-F1",
         title="the study network under FGSM",
-        ylim=(0, 1),
     )
-    ax.legend()
-    figure.savefig(path)
-    plt.close(figure)
-    return path

@@ -25,6 +25,7 @@ from classifier.grid import DmDtGrid
 from training.fit import predict_logits
 from training.paper import CLASSES
 from training.study import StudyData, study_images, train_net
+from training.tables import line_figure
 
 POINTS = (5, 10, 20, 50, 100, None)  # None: every point
 
@@ -121,17 +122,12 @@ def pair_figure(result: BinaryResult, path: Path) -> Path:
 
 def points_figure(result: BinaryResult, path: Path) -> Path:
     """Mean pair accuracy against the number of points seen."""
-    figure, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    ticks = [str(k) if k else "all" for k in POINTS]
-    for name, values in result.by_points.items():
-        ax.plot(ticks, values, marker="o", label=name)
-    ax.set(
+    return line_figure(
+        [str(k) if k else "all" for k in POINTS],
+        result.by_points,
+        path,
+        (0.5, 1.0),
         xlabel="first k points of each test curve",
         ylabel="mean accuracy over the 21 pairs",
         title="binary vs 7-class on partial light curves",
-        ylim=(0.5, 1.0),
     )
-    ax.legend()
-    figure.savefig(path)
-    plt.close(figure)
-    return path

@@ -21,6 +21,7 @@ from training.robustness import robustness
 from training.saliency import class_maps, saliency_figure
 from training.study import StudyData
 from training.study_report import STUDIES, StudyRun
+from training.tables import number_table
 
 EXPERIMENTS = ("robustness", "saliency", "errors", *STUDIES)
 GALLERY_SIZE = 8
@@ -82,11 +83,8 @@ def run_experiments(
             "The paper warns that small changes can fool a CNN. Macro-F1 of each shipped model,",
             "clean and under each perturbation (seeded; `training/robustness.py`):",
             "",
-            "| model | " + " | ".join(cases) + " |",
-            "|---|" + "---:|" * len(cases),
-            *(
-                f"| {name} | " + " | ".join(f"{by_case[c]:.3f}" for c in cases) + " |"
-                for name, by_case in scores.items()
+            *number_table(
+                "model", cases, {name: [by[c] for c in cases] for name, by in scores.items()}
             ),
             "",
             f"![robustness]({picture.name})",

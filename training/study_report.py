@@ -19,6 +19,7 @@ from training.binning_study import binning_study
 from training.minority import METHODS, minority_study
 from training.paper import CLASSES
 from training.study import StudyData, predict, scores, train_net
+from training.tables import number_table
 from training.transfer import (
     FRACTIONS,
     REPEATS,
@@ -108,12 +109,7 @@ class StudyRun:
             "",
             "Mean pair accuracy on the first k points of each test curve:",
             "",
-            "| networks | " + " | ".join(ticks) + " |",
-            "|---|" + "---:|" * len(ticks),
-            *(
-                f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |"
-                for name, values in result.by_points.items()
-            ),
+            *number_table("networks", ticks, result.by_points),
             "",
             f"![points]({points.name})",
             "",
@@ -187,12 +183,7 @@ class StudyRun:
             "macro-F1 of the 7-class study network, each image moved by eps in the sign of",
             "the loss gradient, against a random sign of the same size:",
             "",
-            "| step | " + " | ".join(f"{e:g}" for e in EPSILONS) + " |",
-            "|---|" + "---:|" * len(EPSILONS),
-            *(
-                f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |"
-                for name, values in scores.items()
-            ),
+            *number_table("step", [f"{e:g}" for e in EPSILONS], scores),
             "",
             f"![fgsm]({picture.name})",
             "",
@@ -237,11 +228,10 @@ class StudyRun:
             "",
             f"Labels of EROS's own 4 types (R band), test macro-F1, mean of {REPEATS} draws:",
             "",
-            "| network | " + " | ".join(f"{f:.0%} of labels" for f in FRACTIONS) + " |",
-            "|---|" + "---:|" * len(FRACTIONS),
-            *(
-                f"| {arm} | " + " | ".join(f"{by[f]:.3f}" for f in FRACTIONS) + " |"
-                for arm, by in tuned.items()
+            *number_table(
+                "network",
+                [f"{f:.0%} of labels" for f in FRACTIONS],
+                {arm: [by[f] for f in FRACTIONS] for arm, by in tuned.items()},
             ),
             "",
         ]
