@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import sys
 import warnings
 from pathlib import Path
 
@@ -57,11 +58,25 @@ def train_command(args: argparse.Namespace) -> None:
         print(f"installed {target}")
 
 
+def _runnable(args: argparse.Namespace) -> tuple[str, ...]:
+    """Every experiment that the given folders allow; says which are left out and why."""
+    from training.experiments import EXPERIMENTS  # noqa: PLC0415
+    from training.study_report import STUDIES  # noqa: PLC0415
+
+    left_out = {}
+    if not args.split.is_file():
+        left_out |= dict.fromkeys(STUDIES, f"no split file {args.split}")
+    if args.eros is None:
+        left_out.setdefault("transfer", "no --eros folder")
+    for name, why in left_out.items():
+        print(f"left out: {name} ({why})", file=sys.stderr)
+    return tuple(e for e in EXPERIMENTS if e not in left_out)
+
+
 def experiments_command(args: argparse.Namespace) -> None:
     from training.experiments import EXPERIMENTS, run_experiments  # noqa: PLC0415
 
-    default = EXPERIMENTS if args.eros else tuple(e for e in EXPERIMENTS if e != "transfer")
-    only = tuple(args.only or default)
+    only = tuple(args.only or _runnable(args))
     unknown = sorted(set(only) - set(EXPERIMENTS))
     if unknown:
         raise UsageError(f"no experiment {unknown[0]!r}; there are {list(EXPERIMENTS)}")

@@ -28,6 +28,7 @@ def test_experiments_write_a_report_with_pictures(samples, tmp_path, capsys):
         shutil.copy(path, data / path.name.removeprefix("css_"))
     out = tmp_path / "report"
     assert main(["experiments", str(data), "--out", str(out), "--split", "none"]) == 0
+    assert "left out: binary (no split file none)" in capsys.readouterr().err
     report = (out / "report.md").read_text()
     assert "## Robustness" in report and "(robustness.png)" in report
     assert (out / "robustness.png").stat().st_size > 10_000
