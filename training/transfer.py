@@ -7,7 +7,8 @@ cadence, other filters (B, R) and other depths.
    unknown against the known types, and how well the top probability separates them.
 2. **Cadence background**: the study network trained on CSS images minus the CSS cadence
    background, applied to EROS images minus the *EROS* cadence background (the survey's own,
-   as the paper suggests for transfer), against raw images.
+   as the paper suggests for transfer: the mean image of the EROS curves being classified,
+   which needs no label), against raw images.
 3. **Fine-tuning**: the CSS study network with a new 4-type head, trained on 1%, 5% or 20% of
    the EROS training labels, against the same network trained from scratch on the same labels.
    With so few labels there is no held-out validation: both arms run a fixed number of epochs.
