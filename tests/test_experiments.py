@@ -40,6 +40,14 @@ def test_experiments_write_a_report_with_pictures(samples, tmp_path, capsys):
     row = next(line for line in report.splitlines() if line.startswith("| css-dmdtnet"))
     clean, *_, offset, shift = (float(v) for v in row.strip("| ").split(" | ")[1:])
     assert offset == shift == clean  # the image-only model sees the same images
+    (out / "robustness.png").unlink()
+    assert (
+        main(["experiments", str(data), "--out", str(out), "--only", "errors", "--split", "none"])
+        == 0
+    )
+    again = (out / "report.md").read_text()
+    assert again.index("## Robustness") < again.index("## The most confident errors")
+    assert not (out / "robustness.png").exists()  # kept from the first run, not recomputed
     assert main(["experiments", str(data), "--only", "nope"]) == 2
     assert "no experiment 'nope'" in capsys.readouterr().err
 

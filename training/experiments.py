@@ -24,6 +24,7 @@ from training.study_report import STUDIES, StudyRun
 from training.tables import number_table
 
 EXPERIMENTS = ("robustness", "saliency", "errors", *STUDIES)
+REPORT_ORDER = ("robustness", "saliency", "errors", "training", *STUDIES)
 GALLERY_SIZE = 8
 SALIENCY_PER_CLASS = 40
 
@@ -69,34 +70,66 @@ def run_experiments(
             f"no split file at {split_path}"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
+    sections: dict[str, list[str]] = {}
+    if set(only) - set(STUDIES):
+        sections |= _shipped_model_sections(data_dir, out_dir, only, split_path, limit)
+    if studies:
+        data = StudyData.load(data_dir, Split.load(split_path), per_class, max_epochs)
+        sections |= StudyRun(data, out_dir, eros_dir).sections(studies)
+    return _write_report(out_dir, sections)
+
+
+def _write_report(out_dir: Path, sections: dict[str, list[str]]) -> Path:
+    """Save each section, then assemble every saved one (this run's and earlier runs') in
+    a fixed order, so that ``--only`` rewrites its sections and keeps the others."""
+    saved = out_dir / "sections"
+    saved.mkdir(exist_ok=True)
+    for name, lines in sections.items():
+        (saved / f"{name}.md").write_text("\n".join(lines))
+    parts = ["# dmdt-stream experiments", ""]
+    for name in REPORT_ORDER:
+        if (saved / f"{name}.md").is_file():
+            parts += [(saved / f"{name}.md").read_text(), ""]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(parts))
+    return report
+
+
+def _shipped_model_sections(
+    data_dir: Path,
+    out_dir: Path,
+    only: tuple[str, ...],
+    split_path: Path | None,
+    limit: int | None,
+) -> dict[str, list[str]]:
     examples = _test_examples(data_dir, split_path, limit)
     curves, labels = [e.curve for e in examples], [e.label for e in examples]
     names = [e.name for e in examples]
     models = [OnnxClassifier(find_bundle(name)) for name in available_models()]
-    lines = ["# dmdt-stream experiments", "", f"{len(curves)} test curves from `{data_dir}`.", ""]
+    data = f"{len(curves)} test curves from `{data_dir}`"
+    sections = {}
     if "robustness" in only:
         scores, picture = robustness(models, curves, labels, out_dir)
         cases = list(next(iter(scores.values())))
-        lines += [
+        sections["robustness"] = [
             "## Robustness",
             "",
             "The paper warns that small changes can fool a CNN. Macro-F1 of each shipped model,",
-            "clean and under each perturbation (seeded; `training/robustness.py`):",
+            f"clean and under each perturbation ({data}; seeded; `training/robustness.py`):",
             "",
             *number_table(
                 "model", cases, {name: [by[c] for c in cases] for name, by in scores.items()}
             ),
             "",
             f"![robustness]({picture.name})",
-            "",
         ]
     if "saliency" in only:
-        lines += [
+        lines = [
             "## What the network looks at",
             "",
             "Occlusion saliency: each dm-dt bin zeroed in turn, the drop in the true class's",
             f"probability, averaged over up to {SALIENCY_PER_CLASS} test curves a class",
-            "(`training/saliency.py`; the hybrid's features held fixed).",
+            f"({data}; `training/saliency.py`; the hybrid's features held fixed).",
             "",
         ]
         for model in models:
@@ -109,16 +142,17 @@ def run_experiments(
                 f"Most telling bin: {peaks}.",
                 "",
             ]
+        sections["saliency"] = lines
     if "errors" in only:
         model = next(m for m in models if m.bundle.name == default_model_name())
         errors = confident_errors(model, curves, labels, names, GALLERY_SIZE)
         picture = (
             gallery_figure(model, errors, out_dir / "confident_errors.png") if errors else None
         )
-        lines += [
+        sections["errors"] = [
             "## The most confident errors",
             "",
-            f"{model.bundle.name}'s {len(errors)} most confident wrong answers on the test curves:",
+            f"{model.bundle.name}'s {len(errors)} most confident wrong answers ({data}):",
             "",
             "| file | catalogue | called | confidence |",
             "|---|---|---|---:|",
@@ -128,11 +162,5 @@ def run_experiments(
             ),
             "",
             f"![errors]({picture.name})" if picture else "(no errors)",
-            "",
         ]
-    if studies:
-        data = StudyData.load(data_dir, Split.load(split_path), per_class, max_epochs)
-        lines += StudyRun(data, out_dir, eros_dir).sections(studies)
-    report = out_dir / "report.md"
-    report.write_text("\n".join(lines))
-    return report
+    return sections

@@ -12,7 +12,7 @@ import numpy as np
 from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier
 from services.models import available_models, find_bundle
-from training.adversarial import EPSILONS, fgsm_figure, fgsm_study
+from training.adversarial import EPSILONS, fgsm_figure, fgsm_study, median_occupied
 from training.background_study import background_study, composite_figure
 from training.binary import POINTS, binary_study, pair_figure, points_figure
 from training.binning_study import binning_study
@@ -60,9 +60,10 @@ class StudyRun:
     def baseline_scores(self) -> dict:
         return scores(self.data.labels["test"], predict(self.baseline, self.images["test"]))
 
-    def sections(self, only: tuple[str, ...]) -> list[str]:
+    def sections(self, only: tuple[str, ...]) -> dict[str, list[str]]:
+        """``{name: Markdown lines}``: an introduction (``training``) and each study asked."""
         counts = {p: len(self.data.curves[p]) for p in ("train", "val", "test")}
-        lines = [
+        intro = [
             "## Training experiments",
             "",
             "Each trains the study network (`training/study.py`: the shipped image CNN with",
@@ -70,7 +71,6 @@ class StudyRun:
             f"early stopping on validation) on {counts['train']} training curves, with",
             f"{counts['val']} for validation and {counts['test']} for test, changing one thing",
             "at a time. Its figures compare variants, not the shipped models.",
-            "",
         ]
         writers: dict[str, Callable[[], list[str]]] = {
             "binary": self._binary,
@@ -80,10 +80,7 @@ class StudyRun:
             "fgsm": self._fgsm,
             "transfer": self._transfer,
         }
-        for name in STUDIES:
-            if name in only:
-                lines += writers[name]()
-        return lines
+        return {"training": intro} | {name: writers[name]() for name in STUDIES if name in only}
 
     def _binary(self) -> list[str]:
         result = binary_study(self.data, self.grid, self.baseline)
@@ -175,13 +172,15 @@ class StudyRun:
 
     def _fgsm(self) -> list[str]:
         scores = fgsm_study(self.baseline, self.images["test"], self.data.labels["test"])
+        scale = median_occupied(self.images["test"])
         picture = fgsm_figure(scores, self.out_dir / "fgsm.png")
         return [
             "### Adversarial images (FGSM)",
             "",
             "The paper warns that a CNN can be fooled by small, deliberate changes. Test",
             "macro-F1 of the 7-class study network, each image moved by eps in the sign of",
-            "the loss gradient, against a random sign of the same size:",
+            "the loss gradient, against a random sign of the same size. The median occupied",
+            f"bin of a test image holds {scale:.2g} (image units):",
             "",
             *number_table("step", [f"{e:g}" for e in EPSILONS], scores),
             "",
