@@ -71,6 +71,14 @@ def predict_logits(
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
 
+def _restart_epoch_norms(model: nn.Module) -> None:
+    """Batch norms with ``momentum=None`` keep the exact mean over the current epoch's
+    batches: forget the statistics of the epochs before."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.momentum is None:
+            module.reset_running_stats()
+
+
 def fit(
     model: nn.Module,
     train: dict[str, np.ndarray],
@@ -100,6 +108,7 @@ def fit(
     progress = tqdm(range(1, config.max_epochs + 1), desc=desc, unit="epoch", leave=False)
     for epoch in progress:
         model.train()
+        _restart_epoch_norms(model)
         order = torch.randperm(n, generator=generator).to(where)
         total = 0.0
         for start in range(0, n, config.batch_size):
