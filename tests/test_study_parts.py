@@ -7,9 +7,10 @@ import torch
 from classifier.grid import DmDtGrid
 from training.adversarial import fgsm
 from training.binning_study import study_grids
+from training.fit import FitConfig
 from training.minority import balanced_extra
 from training.nets import DmDtNet
-from training.study import STUDY_CHANNELS
+from training.study import STUDY_CHANNELS, predict, train_net
 
 
 def test_study_grids_refine_dm_and_coarsen_dt_of_the_paper_grid():
@@ -50,3 +51,16 @@ def test_fgsm_raises_the_loss_more_than_a_random_step_of_the_same_size():
         loss(random.astype(np.float32)) - loss(images)
     )
     assert np.array_equal(fgsm(model, images, labels, 0.0), images)
+
+
+def test_a_study_network_learns_a_small_pair_of_faint_images():
+    """Small classes, tiny pixel values: the case where running batch-norm statistics
+    kept their initial variance and the network answered one class in evaluation."""
+    rng = np.random.default_rng(3)
+    images = np.zeros((120, 1, 22, 24), np.float32)
+    labels = np.arange(120) % 2
+    images[labels == 0, 0, 10, 20] = rng.uniform(5e-4, 2e-3, 60)
+    images[labels == 1, 0, 3, 20] = rng.uniform(5e-4, 2e-3, 60)
+    config = FitConfig(max_epochs=8, patience=8, batch_size=128)
+    model = train_net(images[:80], labels[:80], images[80:], labels[80:], 2, config)
+    assert (predict(model, images[80:]) == labels[80:]).mean() == 1.0
