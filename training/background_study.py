@@ -41,10 +41,10 @@ def study_backgrounds(train_images: np.ndarray, train_labels: np.ndarray) -> dic
 
 
 def background_study(
-    data: StudyData, grid: DmDtGrid, baseline: dict[str, float | dict[str, float]]
+    data: StudyData, images: dict[str, np.ndarray], baseline: dict[str, float | dict[str, float]]
 ) -> dict[str, dict]:
-    """``{background: {"macro_f1": ..., "recall": {class: ...}}}``, ``none`` the baseline."""
-    images = {part: data.images(grid, part) for part in ("train", "val", "test")}
+    """``{background: {"macro_f1": ..., "recall": {class: ...}}}`` from ``images`` of each
+    part; ``none`` is the baseline's."""
     results: dict[str, dict] = {"none": baseline}
     backgrounds = study_backgrounds(images["train"], data.labels["train"])
     for name, background in tqdm(backgrounds.items(), desc="backgrounds", leave=False):

@@ -38,16 +38,16 @@ class BinaryResult:
     by_points: dict[str, list[float]]  # "pairs" / "7-class": mean pair accuracy per POINTS
 
 
-def _first(data: StudyData, grid: DmDtGrid, k: int | None) -> np.ndarray:
-    curves = data.curves["test"] if k is None else [c.first(k) for c in data.curves["test"]]
-    return study_images(curves, grid)
-
-
-def binary_study(data: StudyData, grid: DmDtGrid, seven_class: nn.Module) -> BinaryResult:
-    """Train the 21 pair and 7 one-vs-rest networks; compare them with ``seven_class``."""
-    x = {part: data.images(grid, part) for part in ("train", "val")}
+def binary_study(
+    data: StudyData, grid: DmDtGrid, x: dict[str, np.ndarray], seven_class: nn.Module
+) -> BinaryResult:
+    """Train the 21 pair and 7 one-vs-rest networks on ``x``, the images of each part on
+    ``grid``; compare them with ``seven_class``."""
     y = data.labels
-    tests = {k: _first(data, grid, k) for k in POINTS}
+    tests = {
+        k: x["test"] if k is None else study_images([c.first(k) for c in data.curves["test"]], grid)
+        for k in POINTS
+    }
     logits7 = {k: predict_logits(seven_class, {"image": images}) for k, images in tests.items()}
     n = len(CLASSES)
     pairs, pairs7 = np.full((n, n), np.nan), np.full((n, n), np.nan)

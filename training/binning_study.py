@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from classifier.grid import DmDtGrid
@@ -47,19 +48,24 @@ def _ms_per_curve(work, n: int, repeats: int = 3) -> float:
     return 1e3 * best / n
 
 
-def binning_study(data: StudyData) -> dict[str, dict[str, float | str]]:
-    """``{grid: {"shape", "macro_f1", "image_ms", "network_ms"}}`` on the test part."""
+def binning_study(data: StudyData, crts: nn.Module) -> dict[str, dict[str, float | str]]:
+    """``{grid: {"shape", "macro_f1", "image_ms", "network_ms"}}`` on the test part;
+    ``crts`` is the network already trained on the paper's grid."""
     results = {}
     for name, grid in tqdm(study_grids().items(), desc="grids", leave=False):
         images = {part: data.images(grid, part) for part in ("train", "val", "test")}
-        model = train_net(
-            images["train"],
-            data.labels["train"],
-            images["val"],
-            data.labels["val"],
-            len(CLASSES),
-            data.config,
-            desc=name,
+        model = (
+            crts
+            if name == "crts"
+            else train_net(
+                images["train"],
+                data.labels["train"],
+                images["val"],
+                data.labels["val"],
+                len(CLASSES),
+                data.config,
+                desc=name,
+            )
         )
         n = len(data.curves["test"])
         with torch.no_grad():

@@ -4,7 +4,7 @@ PNG pictures. Each experiment can run alone (``--only``).
 With the shipped models, on the test curves: robustness, saliency, and a gallery of the
 most confident errors. Training new study networks on the split's curves
 (:mod:`training.study_report`): binary pairs, background subtraction, binning, minority
-classes, FGSM."""
+classes, FGSM, and transfer to EROS-1."""
 
 from __future__ import annotations
 

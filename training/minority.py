@@ -35,9 +35,11 @@ def balanced_extra(labels: np.ndarray, seed: int) -> np.ndarray:
     return np.concatenate(extra) if extra else np.zeros(0, dtype=np.int64)
 
 
-def minority_study(data: StudyData, grid: DmDtGrid) -> dict[str, dict]:
-    """``{method: {"macro_f1": ..., "recall": {class: ...}}}`` on the test part."""
-    images = {part: data.images(grid, part) for part in ("train", "val", "test")}
+def minority_study(
+    data: StudyData, grid: DmDtGrid, images: dict[str, np.ndarray], baseline: dict
+) -> dict[str, dict]:
+    """``{method: {"macro_f1": ..., "recall": {class: ...}}}`` on the test part, from
+    ``images`` of each part on ``grid``; ``class weights`` is the baseline's."""
     y_train = data.labels["train"]
     extra = balanced_extra(y_train, data.config.seed)
     rng = np.random.default_rng(data.config.seed)
@@ -45,7 +47,6 @@ def minority_study(data: StudyData, grid: DmDtGrid) -> dict[str, dict]:
     resampled_images = study_images(resampled, grid)
     train_sets = {
         "none": (images["train"], y_train),
-        "class weights": (images["train"], y_train),
         "oversampling": (
             np.concatenate([images["train"], images["train"][extra]]),
             np.concatenate([y_train, y_train[extra]]),
@@ -55,12 +56,11 @@ def minority_study(data: StudyData, grid: DmDtGrid) -> dict[str, dict]:
             np.concatenate([y_train, y_train[extra]]),
         ),
     }
-    results = {}
-    for method in tqdm(METHODS, desc="minority methods", leave=False):
-        x, y = train_sets[method]
-        config = replace(data.config, class_weighted=method == "class weights")
+    results = {"class weights": baseline}
+    unweighted = replace(data.config, class_weighted=False)
+    for method, (x, y) in tqdm(train_sets.items(), desc="minority methods", leave=False):
         model = train_net(
-            x, y, images["val"], data.labels["val"], len(CLASSES), config, desc=method
+            x, y, images["val"], data.labels["val"], len(CLASSES), unweighted, desc=method
         )
         results[method] = scores(data.labels["test"], predict(model, images["test"]))
-    return results
+    return {method: results[method] for method in METHODS}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.metrics import f1_score
 from torch import nn
 
@@ -92,7 +93,9 @@ def train_net(
     config: FitConfig = STUDY_FIT,
     desc: str = "study",
 ) -> nn.Module:
-    """The study CNN, trained with early stopping on validation macro-F1.
+    """The study CNN, trained with early stopping on validation macro-F1. Seeded from
+    ``config.seed``, initial weights included, so one configuration trains one network
+    whichever experiments ran before it.
 
     Its batch norms evaluate with the exact statistics of the latest epoch
     (``momentum=None``, see :func:`training.fit.fit`). With the default running average, a
@@ -100,6 +103,7 @@ def train_net(
     activations of ~1e-6 for many epochs, answered one class in evaluation, and was stopped
     early at chance (RRd vs LPV: 0.50).
     """
+    torch.manual_seed(config.seed)  # the initial weights too, whatever ran before
     model = DmDtNet(train_images.shape[2:], n_classes, STUDY_CHANNELS)
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):

@@ -5,9 +5,11 @@ statement beside our figure."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier
@@ -41,21 +43,18 @@ class StudyRun:
         self.data, self.out_dir, self.eros_dir = data, out_dir, eros_dir
         self.grid = DmDtGrid.preset("crts")
         self.images = {part: data.images(self.grid, part) for part in ("train", "val", "test")}
-        self._baseline = None
 
-    @property
-    def baseline(self):
-        if self._baseline is None:
-            self._baseline = train_net(
-                self.images["train"],
-                self.data.labels["train"],
-                self.images["val"],
-                self.data.labels["val"],
-                len(CLASSES),
-                self.data.config,
-                desc="7-class baseline",
-            )
-        return self._baseline
+    @cached_property
+    def baseline(self) -> nn.Module:
+        return train_net(
+            self.images["train"],
+            self.data.labels["train"],
+            self.images["val"],
+            self.data.labels["val"],
+            len(CLASSES),
+            self.data.config,
+            desc="7-class baseline",
+        )
 
     def baseline_scores(self) -> dict:
         return scores(self.data.labels["test"], predict(self.baseline, self.images["test"]))
@@ -83,7 +82,7 @@ class StudyRun:
         return {"training": intro} | {name: writers[name]() for name in STUDIES if name in only}
 
     def _binary(self) -> list[str]:
-        result = binary_study(self.data, self.grid, self.baseline)
+        result = binary_study(self.data, self.grid, self.images, self.baseline)
         pairs = pair_figure(result, self.out_dir / "binary_pairs.png")
         points = points_figure(result, self.out_dir / "binary_points.png")
         upper = result.pair_accuracy[np.triu_indices(len(CLASSES), 1)]
@@ -122,7 +121,7 @@ class StudyRun:
         ]
 
     def _backgrounds(self) -> list[str]:
-        results = background_study(self.data, self.grid, self.baseline_scores())
+        results = background_study(self.data, self.images, self.baseline_scores())
         picture = composite_figure(
             self.images["train"],
             self.data.labels["train"],
@@ -142,7 +141,7 @@ class StudyRun:
         ]
 
     def _binning(self) -> list[str]:
-        results = binning_study(self.data)
+        results = binning_study(self.data, self.baseline)
         return [
             "### Binning",
             "",
@@ -159,7 +158,7 @@ class StudyRun:
         ]
 
     def _minority(self) -> list[str]:
-        results = minority_study(self.data, self.grid)
+        results = minority_study(self.data, self.grid, self.images, self.baseline_scores())
         return [
             "### Minority classes",
             "",
@@ -171,9 +170,9 @@ class StudyRun:
         ]
 
     def _fgsm(self) -> list[str]:
-        scores = fgsm_study(self.baseline, self.images["test"], self.data.labels["test"])
+        by_step = fgsm_study(self.baseline, self.images["test"], self.data.labels["test"])
         scale = median_occupied(self.images["test"])
-        picture = fgsm_figure(scores, self.out_dir / "fgsm.png")
+        picture = fgsm_figure(by_step, self.out_dir / "fgsm.png")
         return [
             "### Adversarial images (FGSM)",
             "",
@@ -182,7 +181,7 @@ class StudyRun:
             "the loss gradient, against a random sign of the same size. The median occupied",
             f"bin of a test image holds {scale:.2g} (image units):",
             "",
-            *number_table("step", [f"{e:g}" for e in EPSILONS], scores),
+            *number_table("step", [f"{e:g}" for e in EPSILONS], by_step),
             "",
             f"![fgsm]({picture.name})",
             "",
