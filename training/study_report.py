@@ -190,7 +190,7 @@ class StudyRun:
     def _transfer(self) -> list[str]:
         assert self.eros_dir is not None
         per_type = self.data.per_class
-        test = {band: ErosSet.load(self.eros_dir, "test", band, per_type) for band in ("B", "R")}
+        test = ErosSet.load(self.eros_dir, "test", ("B", "R"), per_type)
         shipped = [OnnxClassifier(find_bundle(name)) for name in available_models()]
         rows = [
             (model.bundle.name, band, shipped_on_eros(model, eros))
@@ -198,7 +198,7 @@ class StudyRun:
             for band, eros in test.items()
         ]
         cadence = cadence_study(self.data, self.images, test["R"], self.grid, self.baseline)
-        train = ErosSet.load(self.eros_dir, "train", "R", per_type)
+        train = ErosSet.load(self.eros_dir, "train", ("R",), per_type)["R"]
         tuned = fine_tune_study(self.baseline, train, test["R"], self.grid, self.data.config)
         counts = ", ".join(f"{t} {test['R'].types.count(t)}" for t in sorted(set(test["R"].types)))
         return [

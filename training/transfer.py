@@ -50,21 +50,26 @@ class ErosSet:
     types: list[str]
 
     @classmethod
-    def load(cls, folder: Path, part: str, band: str, limit: int | None = None) -> ErosSet:
+    def load(
+        cls, folder: Path, part: str, bands: Sequence[str], limit: int | None = None
+    ) -> dict[str, ErosSet]:
+        """``{band: set}`` of one part, from one reading of its files."""
         with (folder / f"{part}.csv").open(newline="") as handle:
             rows = {row["Unnamed: 0"]: row for row in csv.DictReader(handle)}
-        curves, types = [], []
+        found: dict[str, tuple[list[LightCurve], list[str]]] = {b: ([], []) for b in bands}
         for photometry in read_file(folder / f"{part}_varlength_features.csv.gz"):
             row = rows.get(photometry.object_id)
-            curve = photometry.curves.get(band)
-            if row is None or curve is None or len(curve) < MIN_POINTS:
-                continue
-            curves.append(curve)
-            types.append(TYPES[int(float(row["type"]))])
-        if limit is not None:
-            keep = _stratified(types, limit, seed=2017)
-            curves, types = [curves[i] for i in keep], [types[i] for i in keep]
-        return cls(curves, types)
+            for band, (curves, types) in found.items():
+                curve = photometry.curves.get(band)
+                if row is None or curve is None or len(curve) < MIN_POINTS:
+                    continue
+                curves.append(curve)
+                types.append(TYPES[int(float(row["type"]))])
+        sets = {}
+        for band, (curves, types) in found.items():
+            keep = range(len(types)) if limit is None else _stratified(types, limit, seed=2017)
+            sets[band] = cls([curves[i] for i in keep], [types[i] for i in keep])
+        return sets
 
 
 def _stratified(types: Sequence[str], per_type: int, seed: int) -> list[int]:
