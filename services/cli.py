@@ -32,13 +32,34 @@ def _version() -> str:
         return "unknown"
 
 
-def _positive(text: str) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not at least 1")
+    return value
+
+
+def _share(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1")
     return value
 
 
@@ -62,10 +83,11 @@ def _add_training_commands(commands) -> None:
         "--model-version", default="1.0.0", help="version written into the bundles' cards"
     )
     train.add_argument(
-        "--noise-views",
-        type=int,
-        default=0,
-        help="copies of each training curve with magnitudes redrawn within their error bars",
+        "--noisy-share",
+        type=_share,
+        default=0.0,
+        help="share (0-1) of the partial views whose magnitudes are redrawn within their "
+        "error bars (default 0)",
     )
     train.add_argument(
         "--architectures",
@@ -113,6 +135,13 @@ def _add_training_commands(commands) -> None:
     )
     experiments.add_argument(
         "--epochs", type=int, default=None, help="training experiments: most epochs a network"
+    )
+    experiments.add_argument(
+        "--seeds",
+        type=_count,
+        default=3,
+        help="training experiments: seeds a variant of backgrounds, binning, minority and "
+        "FGSM is trained with; the report gives their mean and range (default 3)",
     )
     experiments.add_argument(
         "--eros",

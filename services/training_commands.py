@@ -41,7 +41,7 @@ def train_command(args: argparse.Namespace) -> None:
         bins=args.bins,
         seed=args.seed,
         variants=args.variants,
-        noise_views=args.noise_views,
+        noisy_share=args.noisy_share,
         version=args.model_version,
         architectures=tuple(args.architectures or ARCHITECTURES),
         max_epochs=args.epochs,
@@ -90,6 +90,7 @@ def experiments_command(args: argparse.Namespace) -> None:
             args.per_class,
             args.epochs,
             args.eros,
+            args.seeds,
         )
     except FileNotFoundError as error:
         raise UsageError(str(error)) from None

@@ -52,17 +52,23 @@ def test_partial_views_are_prefixes_or_subsets():
     assert len(curves) == 8 and labels == ["EW", "EA"] * 4
 
 
-def test_noise_views_redraw_every_magnitude_within_its_error_bar():
+def test_a_noisy_share_redraws_that_share_of_the_views_within_their_error_bars():
     rng = np.random.default_rng(5)
     t = np.sort(rng.uniform(0, 1000, 400))
     curve = LightCurve(t, 15 + rng.normal(0, 0.3, 400), np.full(400, 0.1))
-    curves, labels = with_partial_views([curve], ["RRd"], variants=1, seed=0, noise_views=2)
-    assert len(curves) == 4 and labels == ["RRd"] * 4
-    for noisy in curves[2:]:
-        assert np.array_equal(noisy.t, curve.t) and np.array_equal(noisy.err, curve.err)
-        moved = (noisy.mag - curve.mag) / curve.err
-        assert abs(moved.std() - 1) < 0.1 and abs(moved.mean()) < 0.15
-    assert not np.array_equal(curves[2].mag, curves[3].mag)
+    clean, _ = with_partial_views([curve], ["RRd"], variants=200, seed=0)
+    noisy, labels = with_partial_views([curve], ["RRd"], variants=200, seed=0, noisy_share=0.5)
+    assert len(noisy) == 201 and labels == ["RRd"] * 201
+    moved = [v for v in noisy[1:] if not np.isin(v.mag, curve.mag).all()]
+    assert 70 <= len(moved) <= 130
+    for view, same in zip(clean[1:], noisy[1:], strict=True):
+        assert np.array_equal(view.t, same.t), "the noise must not change which points a view has"
+    pulls = np.concatenate(
+        [(v.mag - curve.mag[np.searchsorted(curve.t, v.t)]) / 0.1 for v in moved]
+    )
+    assert abs(pulls.std() - 1) < 0.1 and abs(pulls.mean()) < 0.1
+    with pytest.raises(ValueError, match="noisy_share"):
+        with_partial_views([curve], ["RRd"], variants=1, seed=0, noisy_share=1.5)
 
 
 def test_backgrounds_have_the_grid_shape_and_the_right_statistics():

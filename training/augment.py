@@ -2,9 +2,10 @@
 
 Each training curve contributes its full form plus ``variants`` random views: the first
 ``k`` points in time order (``k`` log-uniform between 5 and n: short curves are common in a
-stream) or a random subsample (30-100% of the points, a sparser cadence). Optionally also
-``noise_views`` copies with every magnitude redrawn within its error bar: a noisier survey
-than CSS (the experiments found this the perturbation that costs the most).
+stream) or a random subsample (30-100% of the points, a sparser cadence). Optionally a
+share of those views also has every magnitude redrawn within its error bar: a noisier survey
+than CSS (the experiments found this the perturbation that costs the most). The noise has
+its own random stream, so the views themselves do not change with the share.
 """
 
 from __future__ import annotations
@@ -32,22 +33,30 @@ def partial_view(curve: LightCurve, rng: np.random.Generator) -> LightCurve:
 def resampled_within_errors(curve: LightCurve, rng: np.random.Generator) -> LightCurve:
     """Every magnitude moved by a Gaussian draw of its error (0.05 mag where none is known)."""
     err = np.full(len(curve), 0.05) if curve.err is None else curve.err
-    return LightCurve(curve.t, curve.mag + rng.normal(0.0, err), curve.err)
+    return LightCurve(
+        curve.t, curve.mag + rng.normal(0.0, err), curve.err, curve.band, curve.object_id
+    )
 
 
 def with_partial_views(
-    curves: list[LightCurve], labels: list[str], variants: int, seed: int, noise_views: int = 0
+    curves: list[LightCurve],
+    labels: list[str],
+    variants: int,
+    seed: int,
+    noisy_share: float = 0.0,
 ) -> tuple[list[LightCurve], list[str]]:
-    """The curves, then ``variants`` partial views and ``noise_views`` noisier copies of
-    each, with their labels."""
+    """The curves, then ``variants`` partial views of each, with their labels; a
+    ``noisy_share`` of the views (0..1) redrawn within their error bars."""
+    if not 0.0 <= noisy_share <= 1.0:
+        raise ValueError(f"noisy_share must be within 0..1, got {noisy_share}")
     rng = np.random.default_rng(seed)
+    noise_rng = np.random.default_rng([seed, 1])
     out_curves, out_labels = list(curves), list(labels)
     for _ in range(variants):
         for curve, label in zip(curves, labels, strict=True):
-            out_curves.append(partial_view(curve, rng))
-            out_labels.append(label)
-    for _ in range(noise_views):
-        for curve, label in zip(curves, labels, strict=True):
-            out_curves.append(resampled_within_errors(curve, rng))
+            view = partial_view(curve, rng)
+            if noise_rng.random() < noisy_share:
+                view = resampled_within_errors(view, noise_rng)
+            out_curves.append(view)
             out_labels.append(label)
     return out_curves, out_labels

@@ -41,7 +41,7 @@ class TrainSettings:
     bins: str = "crts"
     seed: int = 2017
     variants: int = 3
-    noise_views: int = 0  # copies of each training curve redrawn within its error bars
+    noisy_share: float = 0.0  # share of the partial views redrawn within their error bars
     architectures: tuple[str, ...] = ARCHITECTURES
     max_epochs: int | None = None  # None: each architecture's default
     per_class: int | None = None  # keep at most this many curves a class (quick runs, tests)
@@ -105,14 +105,14 @@ def train(settings: TrainSettings, log=print) -> dict:
         _labels(examples["train"]),
         settings.variants,
         settings.seed,
-        settings.noise_views,
+        settings.noisy_share,
     )
     y_train = np.array([CLASSES.index(label) for label in labels])
     y_val = np.array([CLASSES.index(e.label) for e in examples["val"]])
     log(
         f"building images and features: {len(curves)} training views "
-        f"({settings.variants} partial views and {settings.noise_views} noisier copies a "
-        f"curve), {len(y_val)} validation curves"
+        f"({settings.variants} partial views a curve, {settings.noisy_share:.0%} of them "
+        f"noisier), {len(y_val)} validation curves"
     )
     train_in = model_inputs(curves, grid, with_features=True)
     val_in = model_inputs([e.curve for e in examples["val"]], grid, with_features=True)
@@ -134,8 +134,8 @@ def train(settings: TrainSettings, log=print) -> dict:
         "train_per_class": class_counts,
         "partial_views": f"{settings.variants} a curve: first k points (k log-uniform 5..n) "
         "or a 30-100% subsample",
-        "noise_views": f"{settings.noise_views} a curve: every magnitude redrawn within its "
-        "error bar (Gaussian, sigma = err)",
+        "noisy_share": f"{settings.noisy_share:.0%} of the partial views have every magnitude "
+        "redrawn within its error bar (Gaussian, sigma = err)",
     }
 
     report = {"settings": {k: str(v) for k, v in asdict(settings).items()}, "candidates": {}}
