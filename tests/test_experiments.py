@@ -63,9 +63,10 @@ def test_training_experiments_write_their_sections(shared_data, tmp_path):
     argv = ["experiments", str(shared_data / "crts_css" / "lightcurves"), "--out", str(out)]
     argv += ["--only", "binary", "backgrounds", "binning", "minority", "fgsm", "transfer"]
     argv += ["--eros", str(shared_data / "eros_lmc"), "--per-class", "12", "--epochs", "2"]
-    assert main(argv) == 0  # every experiment but the three of the shipped models
+    assert main([*argv, "--seeds", "2"]) == 0  # every experiment but the shipped models'
     report = (out / "report.md").read_text()
     assert "on 84 training curves, with\n84 for validation and 84 for test" in report
+    assert "the mean of 2 seeds (2017, 2018; initial" in report
     for heading in ("Binary mode", "Background subtraction", "Binning", "Minority classes"):
         assert f"### {heading}" in report
     for picture in ("binary_pairs", "binary_points", "background_composite", "fgsm"):
@@ -78,6 +79,14 @@ def test_training_experiments_write_their_sections(shared_data, tmp_path):
     assert len(shipped) == 4  # two shipped models, two EROS bands
     assert "| fine-tuned from CSS |" in report and "| EROS only |" in report
     assert "## Robustness" not in report  # only what was asked
+
+
+def test_seeds_must_be_a_whole_number_of_at_least_one(samples, capsys):
+    for bad in ("0", "1.5", "two"):
+        with pytest.raises(SystemExit) as stopped:  # argparse's usage error
+            main(["experiments", str(samples), "--seeds", bad])
+        assert stopped.value.code == 2
+        assert f"argument --seeds: '{bad}' is not" in capsys.readouterr().err
 
 
 def test_transfer_needs_the_eros_folder(shared_data, tmp_path, capsys):

@@ -10,7 +10,7 @@ from training.binning_study import study_grids
 from training.fit import FitConfig
 from training.minority import balanced_extra
 from training.nets import DmDtNet
-from training.study import STUDY_CHANNELS, predict, train_net
+from training.study import STUDY_CHANNELS, over_seeds, predict, train_net
 
 
 def test_study_grids_refine_dm_and_coarsen_dt_of_the_paper_grid():
@@ -64,3 +64,15 @@ def test_a_study_network_learns_a_small_pair_of_faint_images():
     config = FitConfig(max_epochs=8, patience=8, batch_size=128)
     model = train_net(images[:80], labels[:80], images[80:], labels[80:], 2, config)
     assert (predict(model, images[80:]) == labels[80:]).mean() >= 0.85  # one class: 0.5
+
+
+def test_over_seeds_averages_each_variant_and_keeps_its_range():
+    runs = [
+        {"a": {"macro_f1": 0.6, "recall": {"EW": 0.5}, "shape": "22 x 24", "ms": 1.0}},
+        {"a": {"macro_f1": 0.9, "recall": {"EW": 1.0}, "shape": "22 x 24", "ms": 3.0}},
+        {"a": {"macro_f1": 0.75, "recall": {"EW": 0.0}, "shape": "22 x 24", "ms": 2.0}},
+    ]
+    combined = over_seeds(runs)["a"]
+    assert combined["macro_f1"] == pytest.approx(0.75) and combined["ms"] == pytest.approx(2.0)
+    assert combined["recall"]["EW"] == pytest.approx(0.5) and combined["shape"] == "22 x 24"
+    assert combined["macro_f1_range"] == (0.6, 0.9)

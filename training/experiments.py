@@ -53,10 +53,11 @@ def run_experiments(
     per_class: int | None = None,
     max_epochs: int | None = None,
     eros_dir: Path | None = None,
+    seeds: int = 3,
 ) -> Path:
     """Run the chosen experiments; returns the report's path. ``per_class`` and
     ``max_epochs`` shrink the training experiments (quick runs, tests); ``transfer`` needs
-    ``eros_dir``, the EROS-1 folder."""
+    ``eros_dir``, the EROS-1 folder; ``seeds``: how many seeds a study variant trains with."""
     studies = tuple(name for name in STUDIES if name in only)
     if "transfer" in studies:
         if eros_dir is None:
@@ -75,7 +76,7 @@ def run_experiments(
         sections |= _shipped_model_sections(data_dir, out_dir, only, split_path, limit)
     if studies:
         data = StudyData.load(data_dir, Split.load(split_path), per_class, max_epochs)
-        sections |= StudyRun(data, out_dir, eros_dir).sections(studies)
+        sections |= StudyRun(data, out_dir, eros_dir, seeds).sections(studies)
     return _write_report(out_dir, sections)
 
 

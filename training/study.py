@@ -141,3 +141,24 @@ def recalls(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 def scores(truth: np.ndarray, predicted: np.ndarray) -> dict:
     """``{"macro_f1": ..., "recall": {class: ...}}``."""
     return {"macro_f1": macro_f1(truth, predicted), "recall": recalls(truth, predicted)}
+
+
+def over_seeds(runs: Sequence[dict[str, dict]]) -> dict[str, dict]:
+    """One study's ``{variant: results}`` from several seeds, as one: numbers and recalls
+    averaged, other values kept from the first, and the macro-F1's lowest and highest
+    (``macro_f1_range``)."""
+    combined = {}
+    for name, first in runs[0].items():
+        same = [run[name] for run in runs]
+        entry: dict = {}
+        for key, value in first.items():
+            if key == "recall":
+                entry[key] = {c: float(np.mean([r[key][c] for r in same])) for c in value}
+            elif isinstance(value, int | float):
+                entry[key] = float(np.mean([r[key] for r in same]))
+            else:
+                entry[key] = value
+        f1s = [r["macro_f1"] for r in same]
+        entry["macro_f1_range"] = (min(f1s), max(f1s))
+        combined[name] = entry
+    return combined

@@ -5,7 +5,7 @@ statement beside our figure."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from training.binary import POINTS, binary_study, pair_figure, points_figure
 from training.binning_study import binning_study
 from training.minority import METHODS, minority_study
 from training.paper import CLASSES
-from training.study import StudyData, predict, scores, train_net
+from training.study import StudyData, over_seeds, predict, scores, train_net
 from training.tables import number_table
 from training.transfer import (
     FRACTIONS,
@@ -36,28 +36,58 @@ HARD = ("RRc", "RRd", "LPV", "RS_CVn")
 
 
 class StudyRun:
-    """The study data, its crts images and the 7-class baseline network (trained once,
-    on first use, and shared by every study)."""
+    """The study data, its crts images and the 7-class baseline networks (one per seed,
+    trained on first use, and shared by every study).
 
-    def __init__(self, data: StudyData, out_dir: Path, eros_dir: Path | None = None) -> None:
+    The variant studies (backgrounds, binning, minority) and FGSM run once per seed and
+    report the mean with the lowest and highest macro-F1; binary pairs and transfer, whose
+    differences are large or already repeated, run on the first seed.
+    """
+
+    def __init__(
+        self, data: StudyData, out_dir: Path, eros_dir: Path | None = None, seeds: int = 1
+    ) -> None:
+        if seeds < 1:
+            raise ValueError(f"seeds must be at least 1, got {seeds}")
         self.data, self.out_dir, self.eros_dir = data, out_dir, eros_dir
+        self.seeds = tuple(data.config.seed + i for i in range(seeds))
         self.grid = DmDtGrid.preset("crts")
         self.images = {part: data.images(self.grid, part) for part in ("train", "val", "test")}
+        self._baselines: dict[int, nn.Module] = {}
 
-    @cached_property
-    def baseline(self) -> nn.Module:
-        return train_net(
-            self.images["train"],
-            self.data.labels["train"],
-            self.images["val"],
-            self.data.labels["val"],
-            len(CLASSES),
-            self.data.config,
-            desc="7-class baseline",
+    def seeded(self, seed: int) -> StudyData:
+        """The study data with every network seeded from ``seed``."""
+        return replace(self.data, config=replace(self.data.config, seed=seed))
+
+    def baseline(self, seed: int | None = None) -> nn.Module:
+        """The 7-class network on crts images, seeded from ``seed`` (default: the first)."""
+        seed = self.seeds[0] if seed is None else seed
+        if seed not in self._baselines:
+            self._baselines[seed] = train_net(
+                self.images["train"],
+                self.data.labels["train"],
+                self.images["val"],
+                self.data.labels["val"],
+                len(CLASSES),
+                self.seeded(seed).config,
+                desc=f"7-class baseline (seed {seed})",
+            )
+        return self._baselines[seed]
+
+    def baseline_scores(self, seed: int | None = None) -> dict:
+        return scores(self.data.labels["test"], predict(self.baseline(seed), self.images["test"]))
+
+    def _over_seeds(self, study: Callable[[StudyData, int], dict[str, dict]]) -> dict[str, dict]:
+        """``study(seeded data, seed)`` for every seed, combined."""
+        return over_seeds([study(self.seeded(seed), seed) for seed in self.seeds])
+
+    def _seed_note(self) -> str:
+        if len(self.seeds) == 1:
+            return f"one seed ({self.seeds[0]})."
+        return (
+            f"the mean of {len(self.seeds)} seeds ({', '.join(map(str, self.seeds))}; initial "
+            "weights and shuffles), with the lowest and highest macro-F1 in brackets."
         )
-
-    def baseline_scores(self) -> dict:
-        return scores(self.data.labels["test"], predict(self.baseline, self.images["test"]))
 
     def sections(self, only: tuple[str, ...]) -> dict[str, list[str]]:
         """``{name: Markdown lines}``: an introduction (``training``) and each study asked."""
@@ -70,6 +100,8 @@ class StudyRun:
             f"early stopping on validation) on {counts['train']} training curves, with",
             f"{counts['val']} for validation and {counts['test']} for test, changing one thing",
             "at a time. Its figures compare variants, not the shipped models.",
+            f"Backgrounds, binning, minority and FGSM: {self._seed_note()} Binary pairs and",
+            f"transfer: seed {self.seeds[0]}.",
         ]
         writers: dict[str, Callable[[], list[str]]] = {
             "binary": self._binary,
@@ -82,7 +114,7 @@ class StudyRun:
         return {"training": intro} | {name: writers[name]() for name in STUDIES if name in only}
 
     def _binary(self) -> list[str]:
-        result = binary_study(self.data, self.grid, self.images, self.baseline)
+        result = binary_study(self.data, self.grid, self.images, self.baseline())
         pairs = pair_figure(result, self.out_dir / "binary_pairs.png")
         points = points_figure(result, self.out_dir / "binary_points.png")
         upper = result.pair_accuracy[np.triu_indices(len(CLASSES), 1)]
@@ -121,7 +153,9 @@ class StudyRun:
         ]
 
     def _backgrounds(self) -> list[str]:
-        results = background_study(self.data, self.images, self.baseline_scores())
+        results = self._over_seeds(
+            lambda data, seed: background_study(data, self.images, self.baseline_scores(seed))
+        )
         picture = composite_figure(
             self.images["train"],
             self.data.labels["train"],
@@ -141,7 +175,7 @@ class StudyRun:
         ]
 
     def _binning(self) -> list[str]:
-        results = binning_study(self.data, self.baseline)
+        results = self._over_seeds(lambda data, seed: binning_study(data, self.baseline(seed)))
         return [
             "### Binning",
             "",
@@ -150,7 +184,7 @@ class StudyRun:
             "| grid | bins | test macro-F1 | image ms/curve | network ms/curve |",
             "|---|---|---:|---:|---:|",
             *(
-                f"| {name} | {r['shape']} | {r['macro_f1']:.3f} | {r['image_ms']:.3f} "
+                f"| {name} | {r['shape']} | {_f1_cell(r)} | {r['image_ms']:.3f} "
                 f"| {r['network_ms']:.4f} |"
                 for name, r in results.items()
             ),
@@ -158,7 +192,11 @@ class StudyRun:
         ]
 
     def _minority(self) -> list[str]:
-        results = minority_study(self.data, self.grid, self.images, self.baseline_scores())
+        results = self._over_seeds(
+            lambda data, seed: minority_study(
+                data, self.grid, self.images, self.baseline_scores(seed)
+            )
+        )
         return [
             "### Minority classes",
             "",
@@ -170,7 +208,11 @@ class StudyRun:
         ]
 
     def _fgsm(self) -> list[str]:
-        by_step = fgsm_study(self.baseline, self.images["test"], self.data.labels["test"])
+        runs = [
+            fgsm_study(self.baseline(seed), self.images["test"], self.data.labels["test"], seed)
+            for seed in self.seeds
+        ]
+        by_step = {kind: list(np.mean([run[kind] for run in runs], axis=0)) for kind in runs[0]}
         scale = median_occupied(self.images["test"])
         picture = fgsm_figure(by_step, self.out_dir / "fgsm.png")
         return [
@@ -197,9 +239,9 @@ class StudyRun:
             for model in shipped
             for band, eros in test.items()
         ]
-        cadence = cadence_study(self.data, self.images, test["R"], self.grid, self.baseline)
+        cadence = cadence_study(self.data, self.images, test["R"], self.grid, self.baseline())
         train = ErosSet.load(self.eros_dir, "train", ("R",), per_type)["R"]
-        tuned = fine_tune_study(self.baseline, train, test["R"], self.grid, self.data.config)
+        tuned = fine_tune_study(self.baseline(), train, test["R"], self.grid, self.data.config)
         counts = ", ".join(f"{t} {test['R'].types.count(t)}" for t in sorted(set(test["R"].types)))
         return [
             "### Transfer to another survey (CSS -> EROS-1 LMC)",
@@ -242,10 +284,18 @@ def _variant_table(what: str, results: dict[str, dict]) -> list[str]:
         f"| {what} | test macro-F1 | " + " | ".join(f"{c} recall" for c in hard) + " |",
         "|---|---:|" + "---:|" * len(hard),
         *(
-            f"| {name} | {r['macro_f1']:.3f} | "
+            f"| {name} | {_f1_cell(r)} | "
             + " | ".join(f"{r['recall'][c]:.3f}" for c in hard)
             + " |"
             for name, r in results.items()
         ),
         "",
     ]
+
+
+def _f1_cell(result: dict) -> str:
+    """The macro-F1, with its lowest and highest over seeds where there were several."""
+    low, high = result.get("macro_f1_range", (None, None))
+    if low is None or low == high:
+        return f"{result['macro_f1']:.3f}"
+    return f"{result['macro_f1']:.3f} ({low:.3f}-{high:.3f})"
