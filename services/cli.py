@@ -75,7 +75,19 @@ def _add_training_commands(commands) -> None:
     train.add_argument("data_dir", type=Path, help="folder of CSS light curves")
     train.add_argument("--out", type=Path, default=Path("runs/css"), help="run folder")
     train.add_argument("--bins", choices=sorted(PRESETS), default="crts")
-    train.add_argument("--seed", type=int, default=2017)
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=2017,
+        help="seed of the split and of training: initial weights, shuffles, partial views",
+    )
+    train.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the split alone (default: --seed), to retrain on one split with "
+        "another training seed",
+    )
     train.add_argument(
         "--variants", type=int, default=3, help="partial views per training curve (default 3)"
     )

@@ -40,6 +40,7 @@ def train_command(args: argparse.Namespace) -> None:
         out_dir=args.out,
         bins=args.bins,
         seed=args.seed,
+        split_seed=args.split_seed,
         variants=args.variants,
         noisy_share=args.noisy_share,
         version=args.model_version,

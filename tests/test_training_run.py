@@ -27,6 +27,10 @@ def tiny_run(shared_data, tmp_path_factory):
             "2",
             "--variants",
             "1",
+            "--seed",
+            "7",
+            "--split-seed",
+            "2017",
             "--install",
         ]
     )
@@ -47,6 +51,8 @@ def test_train_writes_candidates_report_and_installs_a_bundle(tiny_run):
         assert {"cadence", "max", "rpca", "class:EW"} <= set(bundle.backgrounds)
     split = json.loads((run / "split.json").read_text())
     assert len(split["test"]) == 7 * 3 and split["seed"] == 2017  # 15% of 20 a class
+    training = load_bundle(run / "candidates" / "hybrid").card.training_data
+    assert (training["split_seed"], training["training_seed"]) == (2017, 7)
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert set(evaluation["models"]["hybrid"]["macro_f1_by_points"]) == {
         "first_5",

@@ -39,7 +39,8 @@ class TrainSettings:
     data_dir: Path
     out_dir: Path
     bins: str = "crts"
-    seed: int = 2017
+    seed: int = 2017  # training: initial weights, shuffles, partial views
+    split_seed: int | None = None  # the split's seed; None: ``seed``
     variants: int = 3
     noisy_share: float = 0.0  # share of the partial views redrawn within their error bars
     architectures: tuple[str, ...] = ARCHITECTURES
@@ -87,15 +88,16 @@ def train(settings: TrainSettings, log=print) -> dict:
     started = time.time()
     out = settings.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    names = _limit(list_css(settings.data_dir), settings.per_class, settings.seed)
-    split = Split.make(names, settings.seed)
+    split_seed = settings.seed if settings.split_seed is None else settings.split_seed
+    names = _limit(list_css(settings.data_dir), settings.per_class, split_seed)
+    split = Split.make(names, split_seed)
     split.save(out / "split.json")
     examples = {
         part: load_examples(settings.data_dir, split.parts[part], f"reading {part}")
         for part in ("train", "val")
     }
     log(
-        f"split (seed {settings.seed}): "
+        f"split (seed {split_seed}): "
         + ", ".join(f"{part} {len(names)}" for part, names in split.parts.items())
     )
 
@@ -127,7 +129,8 @@ def train(settings: TrainSettings, log=print) -> dict:
     class_counts = {c: int(sum(lab == c for lab in _labels(examples["train"]))) for c in CLASSES}
     training_data = {
         "survey": "CSS (Catalina Sky Survey, Drake et al. 2014)",
-        "split_seed": settings.seed,
+        "split_seed": split_seed,
+        "training_seed": settings.seed,
         "train_curves": len(examples["train"]),
         "train_views": len(curves),
         "validation_curves": len(examples["val"]),
