@@ -185,8 +185,10 @@ class DmDtAccumulator:
         return b"".join(parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes, grid: DmDtGrid) -> DmDtAccumulator:
-        """Decode :meth:`to_bytes` output; the grid must be the one it was built on."""
+    def from_bytes(cls, data: bytes, grid: DmDtGrid, rebin: bool = False) -> DmDtAccumulator:
+        """Decode :meth:`to_bytes` output. Counts built on another grid are an error, or,
+        with ``rebin``, are rebuilt on ``grid`` from the stored points (a model whose grid
+        changed reads the state its predecessor wrote)."""
         if len(data) < _HEADER.size:
             raise EncodingError(f"{len(data)} bytes is shorter than the {_HEADER.size}-byte header")
         magic, version, width, flags, n_dm, n_dt, fingerprint, n = _HEADER.unpack_from(data)
@@ -198,7 +200,8 @@ class DmDtAccumulator:
             )
         if width not in _COUNT_TYPES:
             raise EncodingError(f"bad count width {width}")
-        if (n_dm, n_dt) != grid.shape or fingerprint.hex() != grid.fingerprint:
+        same_grid = (n_dm, n_dt) == grid.shape and fingerprint.hex() == grid.fingerprint
+        if not (same_grid or rebin):
             raise EncodingError(
                 f"counts were built on another grid ({n_dm}x{n_dt}, {fingerprint.hex()}), "
                 f"not {grid.name} ({grid.shape[0]}x{grid.shape[1]}, {grid.fingerprint})"
@@ -216,6 +219,10 @@ class DmDtAccumulator:
         if n and not (np.isfinite(values[:2]).all() and np.all(np.diff(values[0]) >= 0)):
             raise EncodingError("stored times must be finite and sorted")
         acc = cls(grid, capacity=max(2 * n, 64))
+        if not same_grid:  # rebin: the points are the state, the counts follow from them
+            if n:
+                acc.add_many(*values)
+            return acc
         acc._counts[:] = counts.reshape(n_dm, n_dt).T
         acc._points[:n_values, :n] = values
         if n_values == 2:

@@ -4,7 +4,8 @@ Keys of one object share the hash tag ``{objectId}`` (one Redis Cluster slot, so
 can cover them all):
 
 * ``dmdt:{oid}:acc:<band>``: the band's :class:`~classifier.accumulator.DmDtAccumulator`
-  bytes (points and raw counts on the model's grid);
+  bytes (points and raw counts on the model's grid; counts another grid wrote, before a
+  model with a new grid was deployed, are rebuilt from the points when read);
 * ``dmdt:{oid}:bands``: the set of bands stored;
 * ``dmdt:{oid}:candids``: the set of stored detection ids (``candid``);
 * ``dmdt:{oid}:meta``: a hash: ``ver`` (bumped by every change), ``alerts`` (alerts that
@@ -221,7 +222,7 @@ class ObjectStore:
         return (
             DmDtAccumulator(self.grid)
             if blob is None
-            else DmDtAccumulator.from_bytes(blob, self.grid)
+            else DmDtAccumulator.from_bytes(blob, self.grid, rebin=True)
         )
 
     @staticmethod
@@ -250,7 +251,7 @@ class ObjectStore:
             version = int(next(replies) or 0)
             blobs = [next(replies) for _ in bands]
             accs = {
-                band: DmDtAccumulator.from_bytes(blob, self.grid)
+                band: DmDtAccumulator.from_bytes(blob, self.grid, rebin=True)
                 for band, blob in zip(bands, blobs, strict=True)
                 if blob is not None
             }

@@ -125,6 +125,20 @@ def test_counts_from_another_grid_are_refused():
         DmDtAccumulator.from_bytes(acc.to_bytes(), SCOPE)
 
 
+@pytest.mark.parametrize("with_errors", [True, False])
+def test_rebin_rebuilds_the_counts_of_another_grid_from_the_points(samples, with_errors):
+    curve = read_file(samples / "css_1018079057480-RRab.csv")[0].curve()
+    acc = DmDtAccumulator(CRTS)
+    acc.add_many(curve.t, curve.mag, curve.err if with_errors else None)
+    moved = DmDtAccumulator.from_bytes(acc.to_bytes(), SCOPE, rebin=True)
+    assert moved.grid is SCOPE and moved.n_points == acc.n_points
+    assert np.array_equal(moved.counts, SCOPE.counts(curve))
+    back = DmDtAccumulator.from_bytes(moved.to_bytes(), CRTS, rebin=True)
+    assert np.array_equal(back.counts, acc.counts) and back.to_bytes() == acc.to_bytes()
+    empty = DmDtAccumulator.from_bytes(DmDtAccumulator(CRTS).to_bytes(), SCOPE, rebin=True)
+    assert empty.n_points == 0 and empty.counts.sum() == 0
+
+
 @pytest.mark.parametrize(
     ("point", "field"),
     [

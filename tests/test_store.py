@@ -78,3 +78,16 @@ def test_concurrent_writers_lose_nothing(redis_url, redis_client, samples):
 
 def test_unknown_object_loads_empty(redis_client):
     assert ObjectStore(redis_client, GRID).load("nobody") == {}
+
+
+def test_a_store_on_a_new_grid_rebins_what_the_old_grid_stored(redis_client, samples):
+    """A model whose grid changed reads its predecessor's state and carries on."""
+    curve, points = _css_points(samples)
+    ObjectStore(redis_client, GRID).add_points("regrid", {"V": points[:100]})
+    finer = DmDtGrid.preset("crts-fine-dm")
+    store = ObjectStore(redis_client, finer)
+    assert np.array_equal(store.load("regrid")["V"].counts, finer.counts(curve.first(100)))
+    store.add_points("regrid", {"V": points[100:]})
+    stored = store.load("regrid")["V"]
+    assert stored.n_points == len(curve)
+    assert np.array_equal(stored.counts, reference_counts(curve.t, curve.mag, finer))

@@ -19,7 +19,10 @@ def test_study_grids_refine_dm_and_coarsen_dt_of_the_paper_grid():
     finer, fewer = grids["finer dm"], grids["fewer dt"]
     assert set(crts.dm_edges) < set(finer.dm_edges)  # every paper edge kept
     assert finer.shape == (32, 24) and np.array_equal(finer.dt_edges, crts.dt_edges)
-    assert np.all(np.abs(np.setdiff1d(finer.dm_edges, crts.dm_edges)) < 1)
+    dm = crts.dm_edges
+    inner = (dm[:-1] >= -1) & (dm[1:] <= 1)
+    midpoints = ((dm[:-1] + dm[1:]) / 2)[inner]  # each bin inside +/-1 mag split in two
+    np.testing.assert_allclose(np.setdiff1d(finer.dm_edges, dm), midpoints)
     assert fewer.shape == (22, 12) and np.array_equal(fewer.dm_edges, crts.dm_edges)
     assert fewer.dt_edges[0] == crts.dt_edges[0] and fewer.dt_edges[-1] == crts.dt_edges[-1]
 

@@ -26,16 +26,12 @@ from training.study import StudyData, macro_f1, predict, train_net
 def study_grids() -> dict[str, DmDtGrid]:
     """The four grids compared."""
     crts = DmDtGrid.preset("crts")
-    dm = crts.dm_edges
-    inner = (dm[:-1] >= -1) & (dm[1:] <= 1)
-    finer = np.sort(np.concatenate([dm, ((dm[:-1] + dm[1:]) / 2)[inner]]))
-    dt = crts.dt_edges
-    fewer = np.concatenate([dt[:-1:2], dt[-1:]])
+    fewer = np.concatenate([crts.dt_edges[:-1:2], crts.dt_edges[-1:]])
     return {
         "crts": crts,
         "scope": DmDtGrid.preset("scope"),
-        "finer dm": DmDtGrid(finer, dt),
-        "fewer dt": DmDtGrid(dm, fewer),
+        "finer dm": DmDtGrid.preset("crts-fine-dm"),
+        "fewer dt": DmDtGrid(crts.dm_edges, fewer),
     }
 
 
