@@ -102,4 +102,4 @@ def test_custom_edges_work_like_presets():
 
 
 def test_presets_are_documented_data():
-    assert set(PRESETS) == {"crts", "scope"}
+    assert set(PRESETS) == {"crts", "crts-fine-dm", "scope"}
