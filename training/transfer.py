@@ -59,12 +59,15 @@ class ErosSet:
         found: dict[str, tuple[list[LightCurve], list[str]]] = {b: ([], []) for b in bands}
         for photometry in read_file(folder / f"{part}_varlength_features.csv.gz"):
             row = rows.get(photometry.object_id)
+            if row is None:
+                continue
+            kind = TYPES[int(float(row["type"]))]
             for band, (curves, types) in found.items():
                 curve = photometry.curves.get(band)
-                if row is None or curve is None or len(curve) < MIN_POINTS:
+                if curve is None or len(curve) < MIN_POINTS:
                     continue
                 curves.append(curve)
-                types.append(TYPES[int(float(row["type"]))])
+                types.append(kind)
         sets = {}
         for band, (curves, types) in found.items():
             keep = range(len(types)) if limit is None else _stratified(types, limit, seed=2017)
