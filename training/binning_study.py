@@ -44,12 +44,15 @@ def _ms_per_curve(work, n: int, repeats: int = 3) -> float:
     return 1e3 * best / n
 
 
-def binning_study(data: StudyData, crts: nn.Module) -> dict[str, dict[str, float | str]]:
+def binning_study(
+    data: StudyData, crts: nn.Module, images_by_grid: dict[str, dict[str, np.ndarray]]
+) -> dict[str, dict[str, float | str]]:
     """``{grid: {"shape", "macro_f1", "image_ms", "network_ms"}}`` on the test part;
-    ``crts`` is the network already trained on the paper's grid."""
+    ``crts`` is the network already trained on the paper's grid, ``images_by_grid`` the
+    images of each part on each of :func:`study_grids` (they do not depend on the seed)."""
     results = {}
     for name, grid in tqdm(study_grids().items(), desc="grids", leave=False):
-        images = {part: data.images(grid, part) for part in ("train", "val", "test")}
+        images = images_by_grid[name]
         model = (
             crts
             if name == "crts"

@@ -17,10 +17,10 @@ from services.models import available_models, find_bundle
 from training.adversarial import EPSILONS, fgsm_figure, fgsm_study, median_occupied
 from training.background_study import background_study, composite_figure
 from training.binary import POINTS, binary_study, pair_figure, points_figure
-from training.binning_study import binning_study
+from training.binning_study import binning_study, study_grids
 from training.minority import METHODS, minority_study
 from training.paper import CLASSES
-from training.study import StudyData, over_seeds, predict, scores, train_net
+from training.study import PARTS, StudyData, over_seeds, predict, scores, train_net
 from training.tables import number_table
 from training.transfer import (
     FRACTIONS,
@@ -52,7 +52,7 @@ class StudyRun:
         self.data, self.out_dir, self.eros_dir = data, out_dir, eros_dir
         self.seeds = tuple(data.config.seed + i for i in range(seeds))
         self.grid = DmDtGrid.preset("crts")
-        self.images = {part: data.images(self.grid, part) for part in ("train", "val", "test")}
+        self.images = {part: data.images(self.grid, part) for part in PARTS}
         self._baselines: dict[int, nn.Module] = {}
 
     def seeded(self, seed: int) -> StudyData:
@@ -91,7 +91,7 @@ class StudyRun:
 
     def sections(self, only: tuple[str, ...]) -> dict[str, list[str]]:
         """``{name: Markdown lines}``: an introduction (``training``) and each study asked."""
-        counts = {p: len(self.data.curves[p]) for p in ("train", "val", "test")}
+        counts = {p: len(self.data.curves[p]) for p in PARTS}
         intro = [
             "## Training experiments",
             "",
@@ -175,7 +175,15 @@ class StudyRun:
         ]
 
     def _binning(self) -> list[str]:
-        results = self._over_seeds(lambda data, seed: binning_study(data, self.baseline(seed)))
+        images_by_grid = {
+            name: self.images
+            if name == "crts"
+            else {part: self.data.images(grid, part) for part in PARTS}
+            for name, grid in study_grids().items()
+        }
+        results = self._over_seeds(
+            lambda data, seed: binning_study(data, self.baseline(seed), images_by_grid)
+        )
         return [
             "### Binning",
             "",
