@@ -74,7 +74,12 @@ def _add_training_commands(commands) -> None:
     )
     train.add_argument("data_dir", type=Path, help="folder of CSS light curves")
     train.add_argument("--out", type=Path, default=Path("runs/css"), help="run folder")
-    train.add_argument("--bins", choices=sorted(PRESETS), default="crts")
+    train.add_argument(
+        "--bins",
+        choices=sorted(PRESETS),
+        default="crts-fine-dm",
+        help="bin-edge preset (default: crts-fine-dm, 32 x 24, the shipped hybrid's grid)",
+    )
     train.add_argument(
         "--seed",
         type=int,
@@ -92,7 +97,7 @@ def _add_training_commands(commands) -> None:
         "--variants", type=int, default=3, help="partial views per training curve (default 3)"
     )
     train.add_argument(
-        "--model-version", default="1.0.0", help="version written into the bundles' cards"
+        "--model-version", default="1.1.0", help="version written into the bundles' cards"
     )
     train.add_argument(
         "--noisy-share",

@@ -45,7 +45,8 @@ def test_health_and_models(client):
         "css-hybrid": "CPUExecutionProvider",
     }
     summaries = {s["name"]: s for s in client.get("/models").json()}
-    assert summaries["css-hybrid"]["grid"] == summaries["css-dmdtnet"]["grid"] == "crts"
+    assert summaries["css-hybrid"]["grid"] == "crts-fine-dm"
+    assert summaries["css-dmdtnet"]["grid"] == "crts"
     card = client.get("/models/css-hybrid").json()
     assert card["metrics"]["test"]["macro_f1"] > 0.8 and "rpca" in card["backgrounds"]
     assert client.get("/models/nope").status_code == 404
@@ -66,9 +67,9 @@ def test_classify_returns_the_image_and_background_subtracted_images(client, rra
     curve, body = rrab
     answer = client.post("/classify", json={**body, "images": True}).json()
     images = answer["images"]
-    grid = DmDtGrid.preset("crts")
+    grid = DmDtGrid.preset("crts-fine-dm")
     image = np.array(images["image"])
-    assert image.shape == (22, 24) and images["dm_edges"] == grid.dm_edges.tolist()
+    assert image.shape == (32, 24) and images["dm_edges"] == grid.dm_edges.tolist()
     np.testing.assert_allclose(image, grid.counts(curve) / curve.n_pairs, rtol=1e-5)
     bundle = load_bundle(DEFAULT_MODELS_DIR / "css-hybrid")
     assert set(images["subtracted"]) == set(bundle.backgrounds)
