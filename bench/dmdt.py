@@ -1,6 +1,6 @@
 """Benchmark: dm-dt counts, batch and incremental, against light-curve's Rust DmDt and numpy.
 
-    python bench/dmdt.py [--data ../shared/data/crts_css/lightcurves] [--repeat 7]
+    python bench/dmdt.py [--data ../shared/data/crts_css/lightcurves] [--repeat 7] [--bins crts]
 
 Curves are real Catalina light curves (the bundled samples, or a folder given by --data):
 for n up to a real curve's length, its first n points; beyond, a composite of several real
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from classifier.accumulator import DmDtAccumulator  # noqa: E402
-from classifier.grid import DmDtGrid  # noqa: E402
+from classifier.grid import PRESETS, DmDtGrid  # noqa: E402
 from classifier.lightcurve import LightCurve  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
 
@@ -99,9 +99,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data", type=Path, default=ROOT / "classifier" / "samples")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--bins", choices=sorted(PRESETS), default="crts", help="grid preset")
     args = parser.parse_args()
 
-    grid = DmDtGrid.preset("crts")
+    grid = DmDtGrid.preset(args.bins)
     # Rust bins dt = 0 (repeated times) into [0, 1/145); we never bin it. Starting its grid
     # at the smallest positive dt gives it our rule, so the counts must agree exactly.
     rust_dt = grid.dt_edges.copy()
@@ -115,7 +116,7 @@ def main() -> None:
     DmDtAccumulator(grid).add_many(*curves[0])
 
     print(
-        f"dm-dt counts on the crts grid {grid.shape}; min of {args.repeat} runs; "
+        f"dm-dt counts on the {args.bins} grid {grid.shape}; min of {args.repeat} runs; "
         f"curves from {args.data}"
     )
     header = (
