@@ -21,11 +21,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.api import CURVE  # noqa: E402
 from classifier.inference import OnnxClassifier  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
 from services.models import find_bundle  # noqa: E402
 
-CURVE = ROOT / "classifier" / "samples" / "css_1001008003392-EA.csv"  # 289 points
 BATCH = 64
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.bundles) < 2:
         parser.error("give a baseline bundle and at least one more")
-    curve = next(iter(next(iter(read_file(CURVE))).curves.values()))
+    curve = read_file(CURVE)[0].curve()
     models = [OnnxClassifier(find_bundle(name)) for name in args.bundles]
     single = interleaved(models, [curve], args.repeat)
     batched = interleaved(models, [curve] * BATCH, max(3, args.repeat // 30))
