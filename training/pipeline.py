@@ -38,7 +38,7 @@ UNKNOWN_QUANTILE = 0.05  # 95% of known validation objects score above the thres
 class TrainSettings:
     data_dir: Path
     out_dir: Path
-    bins: str = "crts"
+    bins: str = "crts-fine-dm"  # the shipped hybrid's grid, as ``dmdt train`` defaults
     seed: int = 2017  # training: initial weights, shuffles, partial views
     split_seed: int | None = None  # the split's seed; None: ``seed``
     variants: int = 3
@@ -46,7 +46,7 @@ class TrainSettings:
     architectures: tuple[str, ...] = ARCHITECTURES
     max_epochs: int | None = None  # None: each architecture's default
     per_class: int | None = None  # keep at most this many curves a class (quick runs, tests)
-    version: str = "1.0.0"
+    version: str = "1.1.0"
     extra: dict[str, str] = field(default_factory=dict)
 
 
