@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from classifier.inference import OnnxClassifier  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
-from services.embedded import free_port  # noqa: E402
-from services.models import find_bundle  # noqa: E402
+from classifier.registry import find_bundle  # noqa: E402
+from services.devtools.embedded import free_port  # noqa: E402
 
 CURVE = ROOT / "classifier" / "samples" / "css_1001008003392-EA.csv"  # 289 points
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from bench.api import CURVE  # noqa: E402
 from classifier.inference import OnnxClassifier  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
-from services.models import find_bundle  # noqa: E402
+from classifier.registry import find_bundle  # noqa: E402
 
 BATCH = 64
 

@@ -13,7 +13,7 @@
    the dm-dt histogram from all n(n-1)/2 pairs (with our fast batch binning, so the ratio is
    the algorithm, not the implementation).
 3. **latency**: ``dmdt ingest`` + ``dmdt worker`` as separate processes; CSS periodic variables
-   streamed as ZTF-like alerts (``ingest.css_alerts``) at fixed offered rates (300/s = LSST's
+   streamed as ZTF-like alerts (``sources.ztf_alerts``) at fixed offered rates (300/s = LSST's
    average, 1,333/s = ZTF's observed peak); alert->classification latency per result, from the
    Kafka timestamp of the oldest unscored alert to the result, p50/p99, per model.
 """
@@ -43,14 +43,14 @@ from classifier.grid import DmDtGrid  # noqa: E402
 from classifier.lightcurve import LightCurve  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
 from classifier.readers.ztf import BandPoint  # noqa: E402
-from ingest.consumer import AlertIngest, consumer_config  # noqa: E402
-from ingest.css_alerts import curve_alerts  # noqa: E402
-from ingest.replay import producer_config, replay  # noqa: E402
-from ingest.scoring_queue import QUEUE_KEY, ScoringQueue  # noqa: E402
-from ingest.store import ObjectStore  # noqa: E402
-from ingest.topics import ensure_topics  # noqa: E402
-from services.demo import running_service  # noqa: E402
-from services.embedded import EmbeddedKafka, embedded_redis, free_port  # noqa: E402
+from services.cli.demo import running_service  # noqa: E402
+from services.devtools.embedded import EmbeddedKafka, embedded_redis, free_port  # noqa: E402
+from sources.replay import producer_config, replay  # noqa: E402
+from sources.ztf_alerts import curve_alerts  # noqa: E402
+from stream.consumer import AlertIngest, consumer_config  # noqa: E402
+from stream.kafka import ensure_topics  # noqa: E402
+from stream.scoring_queue import QUEUE_KEY, ScoringQueue  # noqa: E402
+from stream.store import ObjectStore  # noqa: E402
 
 GRID = DmDtGrid.preset("crts")
 RATES = (300.0, 1333.0)

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.models import DEFAULT_MODELS_DIR
+from classifier.registry import DEFAULT_MODELS_DIR
 
 
 def _masked(value: object) -> object:

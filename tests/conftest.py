@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from classifier.grid import DmDtGrid
-from services.embedded import EmbeddedKafka
+from services.devtools.embedded import EmbeddedKafka
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "classifier" / "samples"

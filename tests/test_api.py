@@ -13,8 +13,8 @@ from classifier.bundle import load_bundle
 from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier
 from classifier.readers import read_file
+from classifier.registry import DEFAULT_MODELS_DIR
 from services.api.app import create_app
-from services.models import DEFAULT_MODELS_DIR
 from services.settings import Settings
 
 

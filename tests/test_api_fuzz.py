@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
+from classifier.registry import DEFAULT_MODELS_DIR
 from services.api.app import create_app
-from services.models import DEFAULT_MODELS_DIR
 from services.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""ingest.consumer's batch lifecycle with fake Kafka objects (unit tests; the integration
+"""The consumer's batch lifecycle with fake Kafka objects (unit tests; the integration
 test runs it on a real broker): nothing committed before Redis holds the points, a Redis
 outage rewinds the batch, an undecodable message is dead-lettered with its reason."""
 
@@ -14,10 +14,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from classifier.grid import DmDtGrid
-from ingest.consumer import AlertIngest
-from ingest.css_alerts import encode
-from ingest.scoring_queue import QUEUE_KEY, ScoringQueue
-from ingest.store import ObjectStore
+from sources.ztf_alerts import encode
+from stream.consumer import AlertIngest
+from stream.scoring_queue import QUEUE_KEY, ScoringQueue
+from stream.store import ObjectStore
 
 
 class FakeMessage:

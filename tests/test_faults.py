@@ -26,12 +26,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
 from classifier.readers import decode_alerts
-from ingest.replay import producer_config, replay, survey_messages
-from ingest.scoring_queue import ScoringQueue
-from ingest.store import ObjectStore, object_key
-from ingest.topics import ensure_topics
-from services.embedded import EmbeddedKafka, free_port
-from services.results import StreamResult
+from services.devtools.embedded import EmbeddedKafka, free_port
+from sources.replay import producer_config, replay, survey_messages
+from stream.kafka import ensure_topics
+from stream.results import StreamResult
+from stream.scoring_queue import ScoringQueue
+from stream.store import ObjectStore, object_key
 
 GRID = DmDtGrid.preset("crts")
 CURVES = ("css_1001006032764-RRab.csv", "css_1001008003392-EA.csv", "css_1001009050644-LPV.csv")

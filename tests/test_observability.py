@@ -22,9 +22,9 @@ import yaml
 from confluent_kafka import Producer
 from conftest import SHARED_DATA
 
-from ingest.replay import producer_config, replay, survey_messages
-from services.demo import demo_inputs, running_service
-from services.embedded import free_port
+from services.cli.demo import demo_inputs, running_service
+from services.devtools.embedded import free_port
+from sources.replay import producer_config, replay, survey_messages
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

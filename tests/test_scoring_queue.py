@@ -1,9 +1,9 @@
-"""ingest.scoring_queue on a real Redis-protocol server: coalescing, batches, and claims that
+"""stream.scoring_queue on a real Redis-protocol server: coalescing, batches, and claims that
 survive a worker killed mid-batch."""
 
 import time
 
-from ingest.scoring_queue import ScoringQueue
+from stream.scoring_queue import ScoringQueue
 
 
 def test_alerts_of_one_object_coalesce_keeping_the_oldest_time(redis_client):

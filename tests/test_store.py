@@ -1,4 +1,4 @@
-"""ingest.store on a real Redis-protocol server (embedded Valkey, or REDIS_URL)."""
+"""stream.store on a real Redis-protocol server (embedded Valkey, or REDIS_URL)."""
 
 import threading
 
@@ -9,7 +9,7 @@ from conftest import reference_counts
 from classifier.grid import DmDtGrid
 from classifier.readers import decode_alerts, read_file
 from classifier.readers.ztf import BandPoint
-from ingest.store import ObjectStore
+from stream.store import ObjectStore
 
 GRID = DmDtGrid.preset("crts")
 

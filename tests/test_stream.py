@@ -22,13 +22,13 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from classifier.readers import read_file
-from ingest.consumer import consumer_config
-from ingest.replay import producer_config, replay, survey_messages
-from ingest.store import ObjectStore
+from classifier.registry import DEFAULT_MODELS_DIR, find_bundle
 from services.api.app import create_app
-from services.models import DEFAULT_MODELS_DIR, find_bundle
-from services.processes import build_ingest, build_worker
+from services.cli.processes import build_ingest, build_worker
 from services.settings import Settings
+from sources.replay import producer_config, replay, survey_messages
+from stream.consumer import consumer_config
+from stream.store import ObjectStore
 
 TIMEOUT_S = 90
 

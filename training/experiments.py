@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.inference import OnnxClassifier
-from services.models import available_models, default_model_name, find_bundle
+from classifier.registry import available_models, default_model_name, find_bundle
 from training.dataset import Split, label_of, list_css, load_examples
 from training.errors_gallery import confident_errors, gallery_figure
 from training.paper import CLASSES

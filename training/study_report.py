@@ -13,7 +13,7 @@ from torch import nn
 
 from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier
-from services.models import available_models, find_bundle
+from classifier.registry import available_models, find_bundle
 from training.adversarial import EPSILONS, fgsm_figure, fgsm_study, median_occupied
 from training.background_study import background_study, composite_figure
 from training.binary import POINTS, binary_study, pair_figure, points_figure

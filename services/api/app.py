@@ -11,11 +11,11 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from classifier.bundle import BundleError
 from classifier.inference import OnnxClassifier
+from classifier.registry import available_models, default_model_name, find_bundle
 from services.api import routes_classify, routes_health, routes_models, routes_objects
 from services.api.middleware import ApiKey, BodyLimit, RequestTiming
-from services.models import available_models, default_model_name, find_bundle
 from services.settings import Settings
-from services.worker import report_provider
+from stream.metrics import report_provider
 
 log = logging.getLogger("dmdt.api")
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # no API key needed

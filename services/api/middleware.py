@@ -9,7 +9,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services import metrics
+from services.api import metrics
 
 
 async def _reply(send: Send, status: int, detail: str) -> None:

@@ -20,7 +20,7 @@ from services.api.schemas import (
     ClassifyRequest,
     CurveIn,
 )
-from services.results import verdicts
+from stream.results import verdicts
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 

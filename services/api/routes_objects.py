@@ -7,11 +7,11 @@ from typing import Annotated
 import redis
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from ingest.store import ObjectStore, object_key
 from services.api.images import ImageFormat, images_of
 from services.api.routes_models import get_model
 from services.api.schemas import ObjectState
-from services.results import StreamResult
+from stream.results import StreamResult
+from stream.store import ObjectStore, object_key
 
 router = APIRouter(prefix="/objects", tags=["objects"])
 

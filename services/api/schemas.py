@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.results import StreamResult, Verdict
+from stream.results import StreamResult, Verdict
 
 EXAMPLE_CURVE = {
     "t": [58464.743, 58465.735, 58470.701, 58478.744, 58488.722],

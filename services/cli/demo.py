@@ -26,13 +26,13 @@ from confluent_kafka import Consumer, Producer
 from tqdm import tqdm
 
 from classifier.readers import read_file
-from ingest.consumer import consumer_config
-from ingest.replay import producer_config, replay, survey_messages
-from ingest.topics import ensure_topics
-from services.embedded import EmbeddedKafka, embedded_redis, free_port
+from services.devtools.embedded import EmbeddedKafka, embedded_redis, free_port
 from services.settings import Settings
+from sources.replay import producer_config, replay, survey_messages
+from stream.consumer import consumer_config
+from stream.kafka import ensure_topics
 
-SAMPLES = Path(__file__).resolve().parents[1] / "classifier" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "classifier" / "samples"
 READY_TIMEOUT_S = 60.0
 TABLE_EVERY_S = 3.0
 

@@ -15,14 +15,14 @@ from prometheus_client import start_http_server
 from tqdm import tqdm
 
 from classifier.bundle import ModelBundle
-from ingest.consumer import AlertIngest, consumer_config
-from ingest.replay import producer_config, replay, survey_messages
-from ingest.scoring_queue import ScoringQueue
-from ingest.store import ObjectStore
-from ingest.topics import ensure_topics
-from services.models import find_bundle
-from services.predict import light_curve_files
+from classifier.registry import find_bundle
+from services.cli.predict import light_curve_files
 from services.settings import Settings
+from sources.replay import producer_config, replay, survey_messages
+from stream.consumer import AlertIngest, consumer_config
+from stream.kafka import ensure_topics
+from stream.scoring_queue import ScoringQueue
+from stream.store import ObjectStore
 
 log = logging.getLogger("dmdt")
 
@@ -71,7 +71,7 @@ def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -
 
 def build_worker(settings: Settings, bundle: ModelBundle, client: redis.Redis):
     from classifier.inference import OnnxClassifier  # noqa: PLC0415 (onnxruntime loads slowly)
-    from services.worker import ScoringWorker  # noqa: PLC0415
+    from stream.worker import ScoringWorker  # noqa: PLC0415
 
     ensure_topics(settings.kafka_bootstrap, [settings.results_topic])
     return ScoringWorker(

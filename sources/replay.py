@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 
 from classifier.readers import read_file
 from classifier.readers.ztf import AVRO_MAGIC, decode_alerts
-from ingest.css_alerts import SurveyAlert, curve_alerts
+from sources.ztf_alerts import SurveyAlert, curve_alerts
 
 Message = tuple[str | None, bytes]
 

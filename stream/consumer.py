@@ -1,7 +1,7 @@
 """The alert consumer: consume -> decode -> store -> queue -> commit, batch by batch.
 
 At-least-once: offsets are committed only after Redis holds the batch's points and the
-objects are queued for scoring; a redelivered alert changes nothing (see :mod:`ingest.store`).
+objects are queued for scoring; a redelivered alert changes nothing (see :mod:`stream.store`).
 A message that cannot be decoded goes to the dead-letter topic with the reason in its headers
 (and the original bytes as its value), is counted, and the consumer carries on. If Redis is
 unreachable (or writers kept conflicting on an object), the batch is not committed: the
@@ -29,9 +29,9 @@ from confluent_kafka import (
 )
 
 from classifier.readers.ztf import Magnitude, decode_alerts
-from ingest import metrics
-from ingest.scoring_queue import ScoringQueue
-from ingest.store import AlertPoints, ObjectStore, StoreConflictError
+from stream import metrics
+from stream.scoring_queue import ScoringQueue
+from stream.store import AlertPoints, ObjectStore, StoreConflictError
 
 log = logging.getLogger("dmdt.ingest")
 RETRY_PAUSE_S = 1.0

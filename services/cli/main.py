@@ -18,9 +18,9 @@ from classifier.grid import PRESETS, GridError
 from classifier.lightcurve import LightCurveError
 from classifier.normalise import NORMALISATIONS
 from classifier.readers import ReaderError, reader_names
-from services.images import UsageError, gallery_command, image_command
-from services.models import find_bundle
-from services.predict import predict_files
+from classifier.registry import find_bundle
+from services.cli.image import UsageError, gallery_command, image_command
+from services.cli.predict import predict_files
 
 INPUT_ERRORS = (ReaderError, LightCurveError, GridError, UsageError, BundleError, FileNotFoundError)
 
@@ -139,7 +139,7 @@ def _add_training_commands(commands) -> None:
     experiments.add_argument(
         "--split",
         type=Path,
-        default=Path(__file__).resolve().parents[1] / "reports" / "css-hybrid" / "split.json",
+        default=Path(__file__).resolve().parents[2] / "reports" / "css-hybrid" / "split.json",
         help="split file whose test part is used (default: the shipped model's; if missing, "
         "every curve of the folder)",
     )
@@ -310,7 +310,7 @@ def serve_command(host: str | None, port: int | None) -> None:
 
 def stream_command(args: argparse.Namespace) -> None:
     """The streaming processes (their imports load Kafka and Redis clients)."""
-    from services import processes  # noqa: PLC0415
+    from services.cli import processes  # noqa: PLC0415
     from services.settings import Settings  # noqa: PLC0415
 
     if args.command == "ingest":
@@ -320,7 +320,7 @@ def stream_command(args: argparse.Namespace) -> None:
     elif args.command == "replay":
         processes.replay_main(Settings(), args.paths, args.topic, args.rate, args.bootstrap)
     else:
-        from services.demo import run_demo  # noqa: PLC0415
+        from services.cli.demo import run_demo  # noqa: PLC0415
 
         run_demo(args.logs, args.rate, args.port, args.stay)
 
@@ -353,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream_command(args)
         else:  # training needs the training extra: imported only when asked for
             try:
-                from services.training_commands import (  # noqa: PLC0415
+                from services.cli.training import (  # noqa: PLC0415
                     evaluate_command,
                     experiments_command,
                     train_command,

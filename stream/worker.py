@@ -3,7 +3,7 @@
 Lifecycle of one batch: claim up to ``max_batch`` objects (waiting at most ``max_wait`` after the
 first, like Triton's dynamic batcher); read their stored counts; skip objects already scored
 at their current version (a redelivered alert re-queues an unchanged object); choose the band
-to score (:func:`services.results.scoring_band`); build model inputs from the stored counts
+to score (:func:`stream.results.scoring_band`); build model inputs from the stored counts
 with the card's edges and normalisation (no pair is re-binned); run the model once; write each
 result to Redis and produce it as JSON to the results topic, keyed by object id; only then
 acknowledge the claims (a worker killed mid-batch leaves them to be queued again).
@@ -22,25 +22,14 @@ from confluent_kafka import Producer
 
 from classifier.inference import OnnxClassifier
 from classifier.model_input import accumulator_inputs
-from ingest.scoring_queue import ScoringQueue
-from ingest.store import ObjectStore, StoredObject, object_key
-from services import metrics
-from services.results import StreamResult, scoring_band, verdicts
+from stream import metrics
+from stream.results import StreamResult, scoring_band, verdicts
+from stream.scoring_queue import ScoringQueue
+from stream.store import ObjectStore, StoredObject, object_key
 
 log = logging.getLogger("dmdt.worker")
 CLAIM_LEASE_S = 60.0  # a batch takes well under a second; longer means its worker died
 LEASE_CHECK_S = 10.0
-
-
-def report_provider(model: OnnxClassifier, expect_gpu: bool) -> None:
-    """Log and export the execution provider really in use; warn on a CPU fallback."""
-    metrics.ONNX_PROVIDER.labels(model.bundle.name, model.provider).set(1)
-    metrics.EXPECTS_GPU.set(1 if expect_gpu else 0)
-    log.info("model %s on %s", model.bundle.name, model.provider)
-    if expect_gpu and model.provider != "CUDAExecutionProvider":
-        log.warning(
-            "model %s fell back to %s on a host meant for CUDA", model.bundle.name, model.provider
-        )
 
 
 class ScoringWorker:
@@ -68,7 +57,7 @@ class ScoringWorker:
         self.max_wait_s = max_wait_s
         self.min_points = min_points or model.bundle.card.min_points
         self.claim_lease_s = claim_lease_s
-        report_provider(model, expect_gpu)
+        metrics.report_provider(model, expect_gpu)
 
     def run(self, stop: threading.Event) -> None:
         """Claim, score, acknowledge until ``stop``; claims a dead worker left behind for

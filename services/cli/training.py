@@ -10,8 +10,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from services.images import UsageError
-from services.models import models_dir
+from classifier.registry import models_dir
+from services.cli.image import UsageError
 from training.evaluate import evaluate
 from training.nets import ARCHITECTURES
 from training.pipeline import TrainSettings, train
