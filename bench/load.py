@@ -42,9 +42,10 @@ from confluent_kafka import Producer  # noqa: E402
 from bench.api import CURVE  # noqa: E402
 from bench.stream import css_stream  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
-from services.cli.demo import running_service  # noqa: E402
 from services.devtools.embedded import free_port  # noqa: E402
-from sources.replay import producer_config, replay  # noqa: E402
+from services.devtools.harness import running_service  # noqa: E402
+from sources.replay import replay  # noqa: E402
+from stream.kafka import producer_config  # noqa: E402
 
 RATES = (25, 50, 100, 200, 400, 800)
 STEP_S = 5.0

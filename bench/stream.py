@@ -43,13 +43,14 @@ from classifier.grid import DmDtGrid  # noqa: E402
 from classifier.lightcurve import LightCurve  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
 from classifier.readers.ztf import BandPoint  # noqa: E402
-from services.cli.demo import running_service  # noqa: E402
 from services.devtools.embedded import EmbeddedKafka, embedded_redis, free_port  # noqa: E402
-from sources.replay import producer_config, replay  # noqa: E402
+from services.devtools.harness import running_service  # noqa: E402
+from sources.replay import replay  # noqa: E402
 from sources.ztf_alerts import curve_alerts  # noqa: E402
-from stream.consumer import AlertIngest, consumer_config  # noqa: E402
-from stream.kafka import ensure_topics  # noqa: E402
-from stream.scoring_queue import QUEUE_KEY, ScoringQueue  # noqa: E402
+from stream import keys, lifecycle  # noqa: E402
+from stream.consumer import AlertIngest  # noqa: E402
+from stream.kafka import consumer_config, ensure_topics, producer_config  # noqa: E402
+from stream.scoring_queue import ScoringQueue  # noqa: E402
 from stream.store import ObjectStore  # noqa: E402
 
 GRID = DmDtGrid.preset("crts")
@@ -114,9 +115,9 @@ def bench_ingest(folder: Path, total: int, batch: int = 500) -> None:
         messages, fetch_s = _read_all(ingest.consumer, total)
         started = time.perf_counter()
         for i in range(0, total, batch):
-            ingest.handle(messages[i : i + batch])
+            lifecycle.handle(ingest, messages[i : i + batch])
         ours_s = (time.perf_counter() - started) / total
-        queued = client.zcard(QUEUE_KEY)
+        queued = client.zcard(keys.QUEUE)
         ingest.consumer.close()
     fetch_s /= total
     print(f"\n## ingest: {total} real ZTF alerts (mean {size:.0f} KB), {queued} objects queued")
@@ -218,7 +219,7 @@ def bench_latency(css: Path, model: str, seconds: float, workers: int) -> None:
             replay(producer, settings.alert_topic, warm)
             client = redis.Redis.from_url(settings.redis_url)
             deadline = time.monotonic() + 60
-            while client.get(f"dmdt:{{{warm[0][0]}}}:result") is None:
+            while client.get(keys.result(warm[0][0])) is None:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"no warm-up result; see {logs}")
                 time.sleep(0.1)
@@ -233,7 +234,7 @@ def bench_latency(css: Path, model: str, seconds: float, workers: int) -> None:
             skip = len(latencies)
             replay(producer, settings.alert_topic, messages, rate=rate)
             settle = time.monotonic() + 60
-            while client.zcard(QUEUE_KEY) and time.monotonic() < settle:
+            while client.zcard(keys.QUEUE) and time.monotonic() < settle:
                 time.sleep(0.1)
             time.sleep(1.0)
             stop.set()

@@ -20,6 +20,7 @@ from classifier.bundle import BundleError, ModelBundle
 from classifier.features import FEATURE_NAMES
 from classifier.lightcurve import LightCurve
 from classifier.model_input import IMAGE_NORMALISATION, IMAGE_SCALE, model_inputs
+from classifier.selection import require_points
 
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -106,13 +107,16 @@ class OnnxClassifier:
             card.unknown_threshold,
         )
 
+    def curve_inputs(
+        self, curves: Sequence[LightCurve], counts: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Model inputs of light curves, each of at least the card's ``min_points`` (else
+        :class:`~classifier.selection.TooFewPointsError`); ``counts``: their raw counts on
+        the bundle's grid, if already binned."""
+        for curve in curves:
+            require_points(len(curve), self.bundle.card.min_points)
+        return model_inputs(curves, self.bundle.grid, self.bundle.uses_features, counts)
+
     def predict_curves(self, curves: Sequence[LightCurve]) -> Predictions:
-        """Classify light curves (each of at least the card's ``min_points``)."""
-        short = [i for i, c in enumerate(curves) if len(c) < self.bundle.card.min_points]
-        if short:
-            raise ValueError(
-                f"curve {short[0]} has {len(curves[short[0]])} points; the model "
-                f"needs at least {self.bundle.card.min_points}"
-            )
-        inputs = model_inputs(curves, self.bundle.grid, self.bundle.uses_features)
-        return self.predict_inputs(inputs)
+        """Classify light curves (see :meth:`curve_inputs`)."""
+        return self.predict_inputs(self.curve_inputs(curves))

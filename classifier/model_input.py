@@ -31,10 +31,14 @@ def images_from_counts(counts: np.ndarray, n_points: np.ndarray | int) -> np.nda
 
 
 def model_inputs(
-    curves: Sequence[LightCurve], grid: DmDtGrid, with_features: bool
+    curves: Sequence[LightCurve],
+    grid: DmDtGrid,
+    with_features: bool,
+    counts: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """``{"image": ..., ["features": ...]}`` for a batch of curves."""
-    counts = grid.counts_many(curves)
+    """``{"image": ..., ["features": ...]}`` for a batch of curves; ``counts``: their raw
+    counts on ``grid`` when the caller has binned them already (``(N, n_dm, n_dt)``)."""
+    counts = grid.counts_many(curves) if counts is None else counts
     inputs = {"image": images_from_counts(counts, np.array([len(c) for c in curves]))}
     if with_features:
         inputs["features"] = feature_matrix(curves)

@@ -1,16 +1,22 @@
-"""Where model bundles live, and choosing one by name or path."""
+"""The bundle registry: where model bundles live, finding one by name or path, loading them.
+
+Every user of models goes through here: the API and the worker (:func:`served_models`,
+:func:`find_bundle`), ``dmdt predict``, and the training package's experiments. A bundle is
+checked (hash, shapes) when loaded (:func:`classifier.bundle.load_bundle`).
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from classifier.bundle import CARD, BundleError, ModelBundle, load_bundle
+from classifier.defaults import DEFAULT_MODEL
+from classifier.inference import OnnxClassifier
 
 # The repository's models/ folder (editable installs, the Docker image); DMDT_MODELS_DIR wins.
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-# The most accurate shipped bundle; css-dmdtnet (image only) is the fast one.
-DEFAULT_MODEL = "css-hybrid"
 
 
 def models_dir() -> Path:
@@ -44,3 +50,28 @@ def find_bundle(name_or_path: str | None, folder: Path | None = None) -> ModelBu
             f"no model {name_or_path!r}: not a bundle folder, and not one of {names} in {folder}"
         )
     return load_bundle(bundle_dir)
+
+
+@dataclass(frozen=True)
+class ServedModels:
+    """Every bundle of a folder, loaded and ready to score, and the default one's name."""
+
+    models: dict[str, OnnxClassifier]
+    default: str
+
+    @property
+    def default_model(self) -> OnnxClassifier:
+        return self.models[self.default]
+
+
+def served_models(folder: Path | None = None, default: str | None = None) -> ServedModels:
+    """Load and check every bundle in ``folder``; ``default`` (else :func:`default_model_name`)
+    must be among them."""
+    folder = folder or models_dir()
+    models = {name: OnnxClassifier(find_bundle(name, folder)) for name in available_models(folder)}
+    if not models:
+        raise BundleError(f"no model bundle in {folder}")
+    chosen = default or default_model_name(folder)
+    if chosen not in models:
+        raise BundleError(f"default model {chosen!r} is not among {sorted(models)}; set DMDT_MODEL")
+    return ServedModels(models, chosen)

@@ -17,17 +17,9 @@ from confluent_kafka import Producer
 from classifier.readers import read_file
 from classifier.readers.ztf import AVRO_MAGIC, decode_alerts
 from sources.ztf_alerts import SurveyAlert, curve_alerts
+from stream.delivery import Delivery
 
 Message = tuple[str | None, bytes]
-
-
-def producer_config(bootstrap: str) -> dict:
-    return {
-        "bootstrap.servers": bootstrap,
-        "linger.ms": 5,
-        "compression.type": "none",
-        "message.max.bytes": 8 << 20,
-    }
 
 
 def alert_file_message(path: Path) -> Message:
@@ -41,12 +33,12 @@ def alert_file_message(path: Path) -> Message:
 
 
 def curve_file_alerts(path: Path, band: str = "r") -> Iterator[SurveyAlert]:
-    """Each object of a light-curve file (its band with the most points) as an alert stream;
+    """Each object of a light-curve file (the band the band rule picks) as an alert stream;
     object ids are ``CSS<id>`` for Catalina files, the file's id otherwise."""
     for photometry in read_file(path):
         if not photometry.curves:
             continue
-        curve = max(photometry.curves.values(), key=len)
+        curve = photometry.curve()
         prefix = "CSS" if photometry.survey == "CSS" else ""
         yield from curve_alerts(curve, f"{prefix}{photometry.object_id}", band)
 
@@ -73,13 +65,8 @@ def replay(
     on_sent: Callable[[int], None] | None = None,
 ) -> int:
     """Produce ``messages`` at ``rate`` per second (None: as fast as possible); returns the
-    number delivered. Raises ``RuntimeError`` if any could not be delivered."""
-    failures: list[str] = []
-
-    def delivered(error, _message) -> None:
-        if error is not None:
-            failures.append(str(error))
-
+    number delivered. Raises :class:`~stream.delivery.DeliveryError` if any was not."""
+    delivery = Delivery(producer, timeout_s=60.0)
     started = time.monotonic()
     sent = 0
     for key, value in messages:
@@ -87,18 +74,10 @@ def replay(
             delay = started + sent / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, on_delivery=delivered)
-                break
-            except BufferError:  # the local queue is full: let it drain
-                producer.poll(0.05)
+        delivery.send(topic, value=value, key=key)
         producer.poll(0)
         sent += 1
         if on_sent is not None:
             on_sent(sent)
-    if (undelivered := producer.flush(60)) > 0:
-        failures.append(f"{undelivered} still unacknowledged after 60 s")
-    if failures:
-        raise RuntimeError(f"{len(failures)} of {sent} messages not delivered: {failures[0]}")
+    delivery.confirm()
     return sent

@@ -1,22 +1,21 @@
-"""The alert consumer: consume -> decode -> store -> queue -> commit, batch by batch.
+"""The alert consumer, a :class:`stream.lifecycle.Step`: consume -> decode, store, queue,
+dead-letter -> commit, batch by batch.
 
-At-least-once: offsets are committed only after Redis holds the batch's points and the
-objects are queued for scoring; a redelivered alert changes nothing (see :mod:`stream.store`).
-A message that cannot be decoded goes to the dead-letter topic with the reason in its headers
-(and the original bytes as its value), is counted, and the consumer carries on. If Redis is
-unreachable (or writers kept conflicting on an object), the batch is not committed: the
-consumer rewinds to it and tries again.
+At-least-once: offsets are committed only after Redis holds the batch's points, the objects
+are queued for scoring and the dead letters are delivered; a redelivered alert changes
+nothing (see :mod:`stream.store`). A message that cannot be decoded goes to the dead-letter
+topic with the reason in its headers (and the original bytes as its value), is counted, and
+the consumer carries on. When the infrastructure fails (:mod:`stream.lifecycle`) the batch is
+not committed: the consumer rewinds to it and reads it again.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import redis
 from confluent_kafka import (
     OFFSET_INVALID,
     TIMESTAMP_NOT_AVAILABLE,
@@ -30,37 +29,13 @@ from confluent_kafka import (
 
 from classifier.readers.ztf import Magnitude, decode_alerts
 from stream import metrics
+from stream.defaults import INGEST_BATCH
+from stream.delivery import Delivery
 from stream.scoring_queue import ScoringQueue
-from stream.store import AlertPoints, ObjectStore, StoreConflictError
+from stream.store import AlertPoints, ObjectStore
 
 log = logging.getLogger("dmdt.ingest")
-RETRY_PAUSE_S = 1.0
 LAG_EVERY_S = 5.0
-
-
-def consumer_config(bootstrap: str, group: str, fetch_wait_ms: int = 20) -> dict:
-    """Manual commits; short session timeouts, so a group (re)joins in seconds, not ~25.
-
-    ``fetch_wait_ms``: a broker may hold an empty fetch this long even after data arrives
-    (Tansu does): librdkafka's 500 ms default put ~250 ms into the median alert->result
-    latency. A broker whose storage answers slower than this (Tansu on S3: ~80 ms a fetch)
-    answers every fetch empty, so raise it there.
-    """
-    return {
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": 6000,
-        "heartbeat.interval.ms": 1000,
-        "fetch.max.bytes": 64 << 20,
-        "max.partition.fetch.bytes": 16 << 20,  # 1 MiB default: ~18 ZTF alerts a request
-        "fetch.wait.max.ms": fetch_wait_ms,
-    }
-
-
-class DeadLetterError(RuntimeError):
-    """Dead letters could not be delivered: the batch must not be committed."""
 
 
 @dataclass
@@ -78,6 +53,8 @@ def _alert_time(message: Message) -> float:
 class AlertIngest:
     """One consumer-group member: reads ``topic``, writes Redis, queues objects to score."""
 
+    name = "ingest"
+
     def __init__(
         self,
         consumer: Consumer,
@@ -87,53 +64,64 @@ class AlertIngest:
         topic: str,
         dead_letter_topic: str,
         magnitude: Magnitude = "dc",
-        batch_size: int = 500,
+        batch_size: int = INGEST_BATCH,
+        poll_s: float = 0.02,
     ) -> None:
         self.consumer = consumer
-        self.dead_letters = dead_letters
+        self.dead_letters = Delivery(dead_letters)
         self.store = store
         self.queue = queue
         self.topic = topic
         self.dead_letter_topic = dead_letter_topic
         self.magnitude: Magnitude = magnitude
         self.batch_size = batch_size
+        self.poll_s = poll_s
+        self._subscribed = False
         self._lag_checked = 0.0
 
-    def run(self, stop: threading.Event, poll_s: float = 0.02) -> None:
-        """Consume until ``stop`` is set; then commit what is done and leave the group."""
-        self.consumer.subscribe([self.topic])
-        try:
-            while not stop.is_set():
-                messages = self.consumer.consume(self.batch_size, poll_s)
-                if messages:
-                    self.handle_or_rewind(messages)
-                self._report_lag()
-        finally:
-            self.consumer.close()
-            self.dead_letters.flush(10)
+    def take(self) -> list[Message] | None:
+        if not self._subscribed:
+            self.consumer.subscribe([self.topic])
+            self._subscribed = True
+        return self.consumer.consume(self.batch_size, self.poll_s) or None
 
-    def handle_or_rewind(
-        self, messages: Sequence[Message], pause_s: float = RETRY_PAUSE_S
-    ) -> BatchOutcome | None:
-        """Handle a batch; if Redis fails, or the dead letters cannot be delivered, rewind to
-        it (it will be read again: every write is idempotent)."""
+    def commit(self, batch: Sequence[Message]) -> None:
+        """Commit after the points are safe. A failed commit (the broker unreachable) only
+        means these messages may be delivered again, which changes nothing; the next batch's
+        commit covers them."""
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._next_offsets(batch).items()]
+        if not offsets:
+            return
         try:
-            return self.handle(messages)
-        except (redis.ConnectionError, redis.TimeoutError, StoreConflictError) as error:
-            reason, detail = "redis", f"Redis: {error}"
-        except DeadLetterError as error:
-            reason, detail = "kafka", str(error)
-        metrics.ALERTS_FAILED.labels(reason).inc(len(messages))
-        log.warning("%s; the batch of %d will be read again", detail, len(messages))
-        self._rewind(messages)
-        time.sleep(pause_s)
-        return None
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:
+            metrics.ALERTS_FAILED.labels("commit").inc()
+            log.warning("offsets not committed (%s); the batch may be delivered again", error)
 
-    def handle(self, messages: Sequence[Message]) -> BatchOutcome:
+    def retry(self, batch: Sequence[Message], reason: str) -> None:
+        """Rewind to the batch: it will be read again (every write is idempotent)."""
+        metrics.ALERTS_FAILED.labels(reason).inc(len(batch))
+        first: dict[tuple[str, int], int] = {}
+        for m in batch:
+            if m.error() is None:  # errors were counted and logged when the batch was read
+                key = (str(m.topic()), int(m.partition() or 0))
+                first[key] = min(first.get(key, int(m.offset() or 0)), int(m.offset() or 0))
+        for (topic, partition), offset in first.items():
+            self.consumer.seek(TopicPartition(topic, partition, offset))
+
+    def housekeeping(self) -> None:
+        self._report_lag()
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.dead_letters.producer.flush(10)
+
+    def process(self, batch: Sequence[Message]) -> BatchOutcome:
+        """Decode, store, queue and dead-letter a batch (dead letters delivered)."""
         started = time.perf_counter()
         outcome = BatchOutcome()
         alerts: list[AlertPoints] = []
-        data = [m for m in messages if not self._is_error(m)]
+        data = [m for m in batch if not self._is_error(m)]
         metrics.ALERTS_CONSUMED.inc(len(data))
         for message in data:
             try:
@@ -156,11 +144,10 @@ class AlertIngest:
             outcome.objects[alert.object_id] = min(previous, alert.alert_time)
         self.queue.push(outcome.objects)
         outcome.stored = len(data) - outcome.dead
-        if outcome.dead and self.dead_letters.flush(30) > 0:
-            raise DeadLetterError("dead letters could not be delivered; not committing")
-        self._commit(data)
+        if outcome.dead:
+            self.dead_letters.confirm()
         metrics.ALERTS_STORED.inc(outcome.stored)
-        metrics.INGEST_BATCH_SIZE.observe(len(messages))
+        metrics.INGEST_BATCH_SIZE.observe(len(batch))
         metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
         return outcome
 
@@ -183,7 +170,7 @@ class AlertIngest:
             message.offset(),
             reason,
         )
-        self.dead_letters.produce(
+        self.dead_letters.send(
             self.dead_letter_topic,
             value=message.value(),
             key=message.key(),
@@ -199,31 +186,9 @@ class AlertIngest:
     def _next_offsets(messages: Sequence[Message]) -> dict[tuple[str, int], int]:
         last: dict[tuple[str, int], int] = {}
         for m in messages:
-            key = (m.topic(), m.partition())
-            last[key] = max(last.get(key, -1), m.offset() + 1)
+            key = (str(m.topic()), int(m.partition() or 0))
+            last[key] = max(last.get(key, -1), int(m.offset() or 0) + 1)
         return last
-
-    def _commit(self, messages: Sequence[Message]) -> None:
-        """Commit after the points are safe. A failed commit (the broker unreachable) only
-        means these messages may be delivered again, which changes nothing; the next batch's
-        commit covers them."""
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self._next_offsets(messages).items()]
-        if not offsets:
-            return
-        try:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as error:
-            metrics.ALERTS_FAILED.labels("commit").inc()
-            log.warning("offsets not committed (%s); the batch may be delivered again", error)
-
-    def _rewind(self, messages: Sequence[Message]) -> None:
-        first: dict[tuple[str, int], int] = {}
-        for m in messages:
-            if m.error() is None:  # errors were counted and logged when the batch was read
-                key = (m.topic(), m.partition())
-                first[key] = min(first.get(key, m.offset()), m.offset())
-        for (topic, partition), offset in first.items():
-            self.consumer.seek(TopicPartition(topic, partition, offset))
 
     def _report_lag(self) -> None:
         now = time.monotonic()

@@ -25,6 +25,11 @@ POINTS_DROPPED = Counter(
     "dmdt_points_dropped_total", "detections not stored: their band is at its cap", ["band"]
 )
 CONSUMER_LAG = Gauge("dmdt_consumer_lag", "messages behind the end of the assigned partitions")
+STEP_FAILURES = Counter(
+    "dmdt_stream_failures_total",
+    "batches of a stream step left to be done again, by step and failing infrastructure",
+    ["step", "reason"],
+)
 INGEST_BATCH_SECONDS = Histogram(
     "dmdt_ingest_batch_seconds",
     "time to decode, store and queue one batch of messages",

@@ -9,7 +9,7 @@ Taking is a *claim*, not a pop: one script moves the objects from the queue into
 claims (object -> alert time and claim time); the worker acknowledges them once their results
 are written. Claims older than a lease (a worker killed mid-batch) go back to the queue, so no
 object waits for its next alert to be scored. Both keys share one hash tag (one Redis Cluster
-slot) so the scripts can touch both.
+slot) so the scripts can touch both (:mod:`stream.keys`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 
 import redis
 
-QUEUE_KEY = "{dmdt:queue}"
-CLAIMS_SUFFIX = ":claimed"
+from stream import keys
+
 _FIRST_POLL_S, _MAX_POLL_S = 0.001, 0.01
 
 _CLAIM = """
@@ -46,10 +46,10 @@ return requeued
 
 
 class ScoringQueue:
-    def __init__(self, client: redis.Redis, key: str = QUEUE_KEY) -> None:
+    def __init__(self, client: redis.Redis, key: str = keys.QUEUE) -> None:
         self.client = client
         self.key = key
-        self.claims_key = key + CLAIMS_SUFFIX
+        self.claims_key = keys.claims(key)
         self._claim = client.register_script(_CLAIM)
         self._requeue = client.register_script(_REQUEUE)
 
@@ -74,6 +74,15 @@ class ScoringQueue:
         ids = list(object_ids)
         if ids:
             self.client.hdel(self.claims_key, *ids)
+
+    def release(self, claims: Iterable[tuple[str, float]]) -> None:
+        """Put claimed (object id, alert time) back in the queue now: their batch failed."""
+        taken = dict(claims)
+        if taken:
+            pipe = self.client.pipeline(transaction=True)  # both keys share one slot
+            pipe.zadd(self.key, taken, lt=True)
+            pipe.hdel(self.claims_key, *taken)
+            pipe.execute()
 
     def requeue_expired(self, lease_s: float) -> int:
         """Put back claims older than ``lease_s`` (their worker died); returns how many."""

@@ -1,16 +1,8 @@
 """Per-object photometry and dm-dt counts in Redis, updated incrementally and idempotently.
 
-Keys of one object share the hash tag ``{objectId}`` (one Redis Cluster slot, so one script
-can cover them all):
-
-* ``dmdt:{oid}:acc:<band>``: the band's :class:`~classifier.accumulator.DmDtAccumulator`
-  bytes (points and raw counts on the model's grid; counts another grid wrote, before a
-  model with a new grid was deployed, are rebuilt from the points when read);
-* ``dmdt:{oid}:bands``: the set of bands stored;
-* ``dmdt:{oid}:candids``: the set of stored detection ids (``candid``);
-* ``dmdt:{oid}:meta``: a hash: ``ver`` (bumped by every change), ``alerts`` (alerts that
-  brought new points), ``last_alert_time``;
-* ``dmdt:{oid}:result``: the worker's latest classification (JSON).
+The keys are laid out in :mod:`stream.keys`; this store and the scoring queue are the
+only code that reads or writes them. Counts another grid wrote (before a model with a new grid
+was deployed) are rebuilt from the stored points when read.
 
 A batch of alerts is stored in two round trips whatever its size: one pipeline reads every
 object's version, known candids and accumulators; the points not stored yet are added in
@@ -24,6 +16,7 @@ not stored, and are counted in the result (``dropped``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -33,10 +26,11 @@ import redis
 from classifier.accumulator import DmDtAccumulator
 from classifier.grid import DmDtGrid
 from classifier.readers.ztf import BandPoint
+from stream import keys
+from stream.defaults import MAX_POINTS_PER_BAND
+from stream.results import StreamResult
 
-PREFIX = "dmdt"
 MAX_RETRIES = 50
-MAX_POINTS_PER_BAND = 5_000
 
 # KEYS: meta, candids, bands, acc:<band> x n.  ARGV: expected ver, n, bands x n, blobs x n,
 # alerts, last alert time ('' = none), candids...
@@ -61,11 +55,6 @@ return 1
 
 class StoreConflictError(RuntimeError):
     """Concurrent writers kept changing an object; the caller should retry the message."""
-
-
-def object_key(object_id: str, *parts: str) -> str:
-    """``dmdt:{objectId}:part...``: every key of one object in one hash slot."""
-    return ":".join([PREFIX, f"{{{object_id}}}", *parts])
 
 
 @dataclass
@@ -132,6 +121,10 @@ class ObjectStore:
         self.max_points_per_band = max_points_per_band
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
 
+    def ping(self) -> None:
+        """Raise a ``redis.RedisError`` unless the server answers."""
+        self.client.ping()
+
     def add_points(
         self,
         object_id: str,
@@ -160,10 +153,10 @@ class ObjectStore:
         reads = self.client.pipeline(transaction=False)
         for alert in alerts:
             candids = [p.candid for points in alert.band_points.values() for p in points]
-            reads.hget(object_key(alert.object_id, "meta"), "ver")
-            reads.smismember(object_key(alert.object_id, "candids"), candids or [0])
+            reads.hget(keys.meta(alert.object_id), "ver")
+            reads.smismember(keys.candids(alert.object_id), candids or [0])
             for band in alert.band_points:
-                reads.get(object_key(alert.object_id, "acc", band))
+                reads.get(keys.accumulator(alert.object_id, band))
         replies = iter(reads.execute())
         writes = self.client.pipeline(transaction=False)
         written = []
@@ -198,10 +191,10 @@ class ObjectStore:
             time = "" if alert.alert_time is None else repr(alert.alert_time)
             self._compare_and_set(
                 keys=[
-                    object_key(alert.object_id, "meta"),
-                    object_key(alert.object_id, "candids"),
-                    object_key(alert.object_id, "bands"),
-                    *[object_key(alert.object_id, "acc", band) for band in bands],
+                    keys.meta(alert.object_id),
+                    keys.candids(alert.object_id),
+                    keys.bands(alert.object_id),
+                    *[keys.accumulator(alert.object_id, band) for band in bands],
                 ],
                 args=[
                     version,
@@ -238,13 +231,13 @@ class ObjectStore:
         """Every stored band of each object (no bands when unknown), in two round trips."""
         heads = self.client.pipeline(transaction=False)
         for oid in object_ids:
-            heads.smembers(object_key(oid, "bands"))
+            heads.smembers(keys.bands(oid))
         band_lists = [sorted(b.decode() for b in bands) for bands in heads.execute()]
         bodies = self.client.pipeline(transaction=False)
         for oid, bands in zip(object_ids, band_lists, strict=True):
-            bodies.hget(object_key(oid, "meta"), "ver")
+            bodies.hget(keys.meta(oid), "ver")
             for band in bands:
-                bodies.get(object_key(oid, "acc", band))
+                bodies.get(keys.accumulator(oid, band))
         replies = iter(bodies.execute())
         stored = []
         for oid, bands in zip(object_ids, band_lists, strict=True):
@@ -261,3 +254,26 @@ class ObjectStore:
     def load(self, object_id: str) -> dict[str, DmDtAccumulator]:
         """Every stored band of the object (empty when unknown)."""
         return self.load_many([object_id])[0].bands
+
+    def save_results(self, results: Sequence[StreamResult]) -> None:
+        """Write each object's latest classification, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for result in results:
+            pipe.set(keys.result(result.object_id), result.model_dump_json())
+        pipe.execute()
+
+    def load_result(self, object_id: str) -> StreamResult | None:
+        """The object's latest classification, if it has one."""
+        blob = self.client.get(keys.result(object_id))
+        return None if blob is None else StreamResult.model_validate_json(blob)
+
+    def scored_versions(self, object_ids: Sequence[str]) -> dict[str, int]:
+        """The data version each object's latest classification scored (unscored: absent)."""
+        pipe = self.client.pipeline(transaction=False)
+        for oid in object_ids:
+            pipe.get(keys.result(oid))
+        return {
+            oid: json.loads(blob)["data_version"]
+            for oid, blob in zip(object_ids, pipe.execute(), strict=True)
+            if blob is not None
+        }

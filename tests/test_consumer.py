@@ -15,8 +15,9 @@ from redis.retry import Retry
 
 from classifier.grid import DmDtGrid
 from sources.ztf_alerts import encode
+from stream import keys, lifecycle
 from stream.consumer import AlertIngest
-from stream.scoring_queue import QUEUE_KEY, ScoringQueue
+from stream.scoring_queue import ScoringQueue
 from stream.store import ObjectStore
 
 
@@ -62,8 +63,9 @@ class FakeProducer:
     def __init__(self) -> None:
         self.sent: list = []
 
-    def produce(self, topic, value, key, headers):
+    def produce(self, topic, value, key, headers, on_delivery):
         self.sent.append((topic, value, dict(headers)))
+        on_delivery(None, None)
 
     def flush(self, timeout):
         return 0
@@ -81,8 +83,9 @@ def _ingest(client: redis.Redis) -> tuple[AlertIngest, FakeConsumer, FakeProduce
 def test_a_batch_is_committed_after_redis_and_a_bad_message_is_dead_lettered(redis_client, samples):
     good = (samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes()
     ingest, consumer, producer = _ingest(redis_client)
-    outcome = ingest.handle(
-        [FakeMessage(good, 7), FakeMessage(b"garbage", 8), FakeMessage(good, 3, partition=1)]
+    outcome = lifecycle.handle(
+        ingest,
+        [FakeMessage(good, 7), FakeMessage(b"garbage", 8), FakeMessage(good, 3, partition=1)],
     )
     assert outcome.stored == 2 and outcome.dead == 1
     assert consumer.commits == [[(0, 9), (1, 4)]]
@@ -90,7 +93,7 @@ def test_a_batch_is_committed_after_redis_and_a_bad_message_is_dead_lettered(red
     assert topic == "dead" and value == b"garbage"
     assert headers["dmdt.reason"] == b"undecodable: not an Avro container file (bad magic bytes)"
     assert headers["dmdt.offset"] == b"8"
-    assert redis_client.zscore(QUEUE_KEY, "ZTF17aaacxxf") == 1_700_000_000.0
+    assert redis_client.zscore(keys.QUEUE, "ZTF17aaacxxf") == 1_700_000_000.0
 
 
 def test_a_redis_outage_rewinds_the_batch_and_commits_nothing(samples):
@@ -99,7 +102,9 @@ def test_a_redis_outage_rewinds_the_batch_and_commits_nothing(samples):
         host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
     )
     ingest, consumer, _ = _ingest(down)
-    assert ingest.handle_or_rewind([FakeMessage(good, 5), FakeMessage(good, 6)], pause_s=0) is None
+    assert (
+        lifecycle.run_once(ingest, [FakeMessage(good, 5), FakeMessage(good, 6)], pause_s=0) is None
+    )
     assert consumer.commits == [] and consumer.seeks == [(0, 5)]
 
 
@@ -166,14 +171,16 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_stream_goes_on(
 ):
     good = (samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes()
     ingest, consumer, producer = _ingest(redis_client)
-    outcome = ingest.handle([FakeMessage(_poison(samples, kind), 1), FakeMessage(good, 2)])
+    outcome = lifecycle.handle(
+        ingest, [FakeMessage(_poison(samples, kind), 1), FakeMessage(good, 2)]
+    )
     assert outcome.dead == 1 and outcome.stored == 1
     ((_, _, headers),) = producer.sent
     assert reason in headers["dmdt.reason"].decode()
     if kind == "future time":
         assert headers["dmdt.reason"].decode().endswith("is in the future")
     assert consumer.commits == [[(0, 3)]]
-    assert redis_client.zscore(QUEUE_KEY, "ZTF17aaacxxf") is not None
+    assert redis_client.zscore(keys.QUEUE, "ZTF17aaacxxf") is not None
 
 
 def test_an_enormous_history_is_capped_per_band(redis_client, samples):
@@ -187,7 +194,7 @@ def test_an_enormous_history_is_capped_per_band(redis_client, samples):
     ingest, _, _ = _ingest(redis_client)
     ingest.store.max_points_per_band = 500
     started = time.perf_counter()
-    assert ingest.handle([FakeMessage(alert, 1)]).stored == 1
+    assert lifecycle.handle(ingest, [FakeMessage(alert, 1)]).stored == 1
     assert time.perf_counter() - started < 60  # bounded work, not 2e8 pairs
     stored = ingest.store.load("ZTF17aaacxxf")
     assert max(acc.n_points for acc in stored.values()) == 500

@@ -27,11 +27,10 @@ from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
 from classifier.readers import decode_alerts
 from services.devtools.embedded import EmbeddedKafka, free_port
-from sources.replay import producer_config, replay, survey_messages
-from stream.kafka import ensure_topics
-from stream.results import StreamResult
+from sources.replay import replay, survey_messages
+from stream.kafka import ensure_topics, producer_config
 from stream.scoring_queue import ScoringQueue
-from stream.store import ObjectStore, object_key
+from stream.store import ObjectStore
 
 GRID = DmDtGrid.preset("crts")
 CURVES = ("css_1001006032764-RRab.csv", "css_1001008003392-EA.csv", "css_1001009050644-LPV.csv")
@@ -67,15 +66,12 @@ def _complete(store: ObjectStore, expected: dict) -> bool:
     return all(s.bands and s.bands["r"].n_points == expected[s.object_id][0] for s in stored)
 
 
-def _scored(store: ObjectStore, client: redis.Redis, expected: dict) -> bool:
-    for stored in store.load_many(list(expected)):
-        result = client.get(object_key(stored.object_id, "result"))
-        if (
-            result is None
-            or StreamResult.model_validate_json(result).data_version != stored.version
-        ):
-            return False
-    return True
+def _scored(store: ObjectStore, expected: dict) -> bool:
+    versions = store.scored_versions(list(expected))
+    return all(
+        versions.get(stored.object_id) == stored.version
+        for stored in store.load_many(list(expected))
+    )
 
 
 def _assert_exact(store: ObjectStore, expected: dict, fault: str, sent: int) -> None:
@@ -234,7 +230,7 @@ def test_killed_ingest_and_worker_lose_nothing_and_count_nothing_twice(
         # a worker that claimed everything waiting and died before acknowledging it
         assert {oid for oid, _ in ScoringQueue(redis_client).claim(10_000)} == set(expected)
         worker.start()  # must queue the dead claims again after the lease, and score them
-        _wait(lambda: _scored(store, redis_client, expected), "every object scored", tmp_path)
+        _wait(lambda: _scored(store, expected), "every object scored", tmp_path)
         fault = "ingest and worker SIGKILLed mid-stream, restarted; dead claims left behind"
         _assert_exact(store, expected, fault, len(stream.messages))
         assert ingest.starts == 2 and worker.starts == 2
@@ -332,7 +328,7 @@ def test_a_broker_outage_loses_nothing(redis_url, redis_client, samples, tmp_pat
             _stream_with_outage(stream.producer, stream.topic, stream.messages, proxy, 6.0)
             store = ObjectStore(redis_client, GRID)
             _wait(lambda: _complete(store, expected), "every point stored", tmp_path)
-            _wait(lambda: _scored(store, redis_client, expected), "every object scored", tmp_path)
+            _wait(lambda: _scored(store, expected), "every object scored", tmp_path)
             fault = "Kafka unreachable for 5 s for producer, ingest and worker"
             _assert_exact(store, expected, fault, len(stream.messages))
             assert stream.ingest.process.poll() is None  # survived
@@ -426,7 +422,7 @@ def test_a_broker_killed_and_restarted_loses_nothing(
             sender.join()
             store = ObjectStore(redis_client, GRID)
             _wait(lambda: _complete(store, expected), "every point stored", tmp_path)
-            _wait(lambda: _scored(store, redis_client, expected), "every object scored", tmp_path)
+            _wait(lambda: _scored(store, expected), "every object scored", tmp_path)
             fault = "broker SIGKILLed mid-stream, restarted 3 s later on its S3 storage"
             _assert_exact(store, expected, fault, len(stream.messages))
             records = _records_in(broker.bootstrap, stream.topic, len(stream.messages))

@@ -22,9 +22,11 @@ import yaml
 from confluent_kafka import Producer
 from conftest import SHARED_DATA
 
-from services.cli.demo import demo_inputs, running_service
+from services.cli.demo import demo_inputs
 from services.devtools.embedded import free_port
-from sources.replay import producer_config, replay, survey_messages
+from services.devtools.harness import running_service
+from sources.replay import replay, survey_messages
+from stream.kafka import producer_config
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

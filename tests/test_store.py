@@ -9,13 +9,14 @@ from conftest import reference_counts
 from classifier.grid import DmDtGrid
 from classifier.readers import decode_alerts, read_file
 from classifier.readers.ztf import BandPoint
+from stream import keys
 from stream.store import ObjectStore
 
 GRID = DmDtGrid.preset("crts")
 
 
 def _snapshot(client, object_id):
-    return {key: client.dump(key) for key in client.keys(f"dmdt:{{{object_id}}}:*")}
+    return {key: client.dump(key) for key in client.keys(keys.object_key(object_id, "*"))}
 
 
 def test_a_real_alert_is_stored_per_band_and_a_redelivery_changes_nothing(redis_client, samples):

@@ -24,10 +24,12 @@ from prometheus_client import REGISTRY
 from classifier.readers import read_file
 from classifier.registry import DEFAULT_MODELS_DIR, find_bundle
 from services.api.app import create_app
-from services.cli.processes import build_ingest, build_worker
+from services.cli.ingest import build_ingest
+from services.cli.worker import build_worker
 from services.settings import Settings
-from sources.replay import producer_config, replay, survey_messages
-from stream.consumer import consumer_config
+from sources.replay import replay, survey_messages
+from stream import keys, lifecycle
+from stream.kafka import consumer_config, producer_config
 from stream.store import ObjectStore
 
 TIMEOUT_S = 90
@@ -80,7 +82,9 @@ def stream(kafka_bootstrap, redis_url, redis_client):
     ingest = build_ingest(settings, bundle, client)
     worker = build_worker(settings, bundle, client)
     stop = threading.Event()
-    threads = [threading.Thread(target=part.run, args=(stop,)) for part in (ingest, worker)]
+    threads = [
+        threading.Thread(target=lifecycle.run, args=(part, stop)) for part in (ingest, worker)
+    ]
     for thread in threads:
         thread.start()
     yield settings
@@ -90,8 +94,8 @@ def stream(kafka_bootstrap, redis_url, redis_client):
 
 
 def _snapshot(client: redis.Redis, object_id: str) -> dict:
-    keys = client.keys(f"dmdt:{{{object_id}}}:*")
-    return {k: client.dump(k) for k in keys if not k.endswith(b":result")}
+    stored = client.keys(keys.object_key(object_id, "*"))
+    return {k: client.dump(k) for k in stored if k.decode() != keys.result(object_id)}
 
 
 def test_alerts_in_classifications_out(stream, samples, redis_client):

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier.defaults import STUDY_SEEDS
 from classifier.inference import OnnxClassifier
-from classifier.registry import available_models, default_model_name, find_bundle
+from classifier.registry import served_models
 from training.dataset import Split, label_of, list_css, load_examples
 from training.errors_gallery import confident_errors, gallery_figure
 from training.paper import CLASSES
@@ -53,7 +54,7 @@ def run_experiments(
     per_class: int | None = None,
     max_epochs: int | None = None,
     eros_dir: Path | None = None,
-    seeds: int = 3,
+    seeds: int = STUDY_SEEDS,
 ) -> Path:
     """Run the chosen experiments; returns the report's path. ``per_class`` and
     ``max_epochs`` shrink the training experiments (quick runs, tests); ``transfer`` needs
@@ -106,7 +107,8 @@ def _shipped_model_sections(
     examples = _test_examples(data_dir, split_path, limit)
     curves, labels = [e.curve for e in examples], [e.label for e in examples]
     names = [e.name for e in examples]
-    models = [OnnxClassifier(find_bundle(name)) for name in available_models()]
+    served = served_models()
+    models = list(served.models.values())
     data = f"{len(curves)} test curves from `{data_dir}`"
     sections = {}
     if "robustness" in only:
@@ -145,7 +147,7 @@ def _shipped_model_sections(
             ]
         sections["saliency"] = lines
     if "errors" in only:
-        model = next(m for m in models if m.bundle.name == default_model_name())
+        model = served.default_model
         errors = confident_errors(model, curves, labels, names, GALLERY_SIZE)
         picture = (
             gallery_figure(model, errors, out_dir / "confident_errors.png") if errors else None

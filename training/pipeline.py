@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score
 
+from classifier import defaults
 from classifier.grid import DmDtGrid
 from classifier.inference import softmax
 from classifier.model_input import model_inputs
@@ -38,15 +39,15 @@ UNKNOWN_QUANTILE = 0.05  # 95% of known validation objects score above the thres
 class TrainSettings:
     data_dir: Path
     out_dir: Path
-    bins: str = "crts-fine-dm"  # the shipped hybrid's grid, as ``dmdt train`` defaults
-    seed: int = 2017  # training: initial weights, shuffles, partial views
+    bins: str = defaults.TRAINING_GRID
+    seed: int = defaults.TRAINING_SEED  # training: initial weights, shuffles, partial views
     split_seed: int | None = None  # the split's seed; None: ``seed``
-    variants: int = 3
-    noisy_share: float = 0.0  # share of the partial views redrawn within their error bars
+    variants: int = defaults.PARTIAL_VIEWS
+    noisy_share: float = defaults.NOISY_SHARE  # share of partial views redrawn within errors
     architectures: tuple[str, ...] = ARCHITECTURES
     max_epochs: int | None = None  # None: each architecture's default
     per_class: int | None = None  # keep at most this many curves a class (quick runs, tests)
-    version: str = "1.1.0"
+    version: str = defaults.MODEL_VERSION
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -12,8 +12,7 @@ import numpy as np
 from torch import nn
 
 from classifier.grid import DmDtGrid
-from classifier.inference import OnnxClassifier
-from classifier.registry import available_models, find_bundle
+from classifier.registry import served_models
 from training.adversarial import EPSILONS, fgsm_figure, fgsm_study, median_occupied
 from training.background_study import background_study, composite_figure
 from training.binary import POINTS, binary_study, pair_figure, points_figure
@@ -241,7 +240,7 @@ class StudyRun:
         assert self.eros_dir is not None
         per_type = self.data.per_class
         test = ErosSet.load(self.eros_dir, "test", ("B", "R"), per_type)
-        shipped = [OnnxClassifier(find_bundle(name)) for name in available_models()]
+        shipped = list(served_models().models.values())
         rows = [
             (model.bundle.name, band, shipped_on_eros(model, eros))
             for model in shipped

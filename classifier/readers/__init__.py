@@ -7,6 +7,7 @@ with named columns (``csv``). Each yields :class:`Photometry` records, one per o
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from classifier.readers.base import Photometry, Reader, ReaderError, UpperLimits
@@ -17,10 +18,11 @@ from classifier.readers.ztf import ZtfAlert, ZtfAvroReader, decode_alerts
 
 __all__ = [
     "Photometry", "Reader", "ReaderError", "UpperLimits", "ZtfAlert", "decode_alerts",
-    "detect_reader", "read_file", "reader_names",
+    "detect_reader", "light_curve_files", "read_file", "reader_names",
 ]  # fmt: skip
 
 _HEAD_BYTES = 4096
+SUFFIXES = (".csv", ".csv.gz", ".avro")  # what a folder is searched for
 
 
 def _readers() -> list[Reader]:
@@ -69,3 +71,15 @@ def read_file(path: Path | str, format: str | None = None) -> list[Photometry]:
     """Every object in ``path`` (format detected unless given)."""
     path = Path(path)
     return list(detect_reader(path, format).read(path))
+
+
+def light_curve_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files as given, and every light-curve file (:data:`SUFFIXES`) below each folder,
+    sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES)
+            )
+        else:
+            yield path

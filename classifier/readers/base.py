@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from classifier.lightcurve import LightCurve, LightCurveError, invalid_points
+from classifier.selection import scoring_band
 
 
 class ReaderError(ValueError):
@@ -55,11 +56,12 @@ class Photometry:
         return sorted(self.curves)
 
     def curve(self, band: str | None = None) -> LightCurve:
-        """The curve of ``band``; without a band, the one with the most points."""
+        """The curve of ``band``; without a band, the one the band rule picks
+        (:func:`classifier.selection.scoring_band`: most points, ties r > g > i)."""
         if not self.curves:
             raise LightCurveError("band", f"{self.object_id} has no band with 2 or more points")
         if band is None:
-            return max(self.curves.values(), key=len)
+            return self.curves[str(scoring_band({b: len(c) for b, c in self.curves.items()}))]
         if band not in self.curves:
             raise LightCurveError(
                 "band", f"{self.object_id} has no usable band {band!r}; it has {self.bands}"

@@ -1,4 +1,5 @@
-"""The FastAPI application: models loaded once at start, one router per resource."""
+"""The FastAPI application: models loaded and checked once at start, one router per resource,
+shared handles as dependencies (:mod:`services.api.dependencies`)."""
 
 from __future__ import annotations
 
@@ -9,30 +10,15 @@ import redis
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from classifier.bundle import BundleError
-from classifier.inference import OnnxClassifier
-from classifier.registry import available_models, default_model_name, find_bundle
+from classifier.registry import served_models
 from services.api import routes_classify, routes_health, routes_models, routes_objects
 from services.api.middleware import ApiKey, BodyLimit, RequestTiming
 from services.settings import Settings
 from stream.metrics import report_provider
+from stream.store import ObjectStore
 
 log = logging.getLogger("dmdt.api")
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # no API key needed
-
-
-def load_models(settings: Settings) -> tuple[dict[str, OnnxClassifier], str]:
-    """Every bundle in the models folder, checked; and the default's name."""
-    folder = settings.models_dir
-    models = {name: OnnxClassifier(find_bundle(name, folder)) for name in available_models(folder)}
-    if not models:
-        raise BundleError(f"no model bundle in {folder}")
-    default = settings.model or default_model_name(folder)
-    if default not in models:
-        raise BundleError(
-            f"default model {default!r} is not among {sorted(models)}; set DMDT_MODEL"
-        )
-    return models, default
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,14 +27,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         log.info("settings: %s", settings.describe())
-        app.state.models, app.state.default_model = load_models(settings)
-        for model in app.state.models.values():
+        served = served_models(settings.models_dir, settings.model)
+        for model in served.models.values():
             report_provider(model, settings.expect_gpu)
-        app.state.redis = redis.Redis.from_url(
+        client = redis.Redis.from_url(
             settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0
         )
+        app.state.served = served
+        app.state.store = ObjectStore(client, served.default_model.bundle.grid)
         yield
-        app.state.redis.close()
+        client.close()
 
     app = FastAPI(
         title="dmdt-stream",

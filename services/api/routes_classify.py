@@ -1,17 +1,20 @@
 """``POST /classify`` and ``POST /classify/batch``: class probabilities of light curves, and
-on request their dm-dt images and background-subtracted images."""
+on request their dm-dt images and background-subtracted images (each curve binned once, for
+the model and the images alike)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.exceptions import RequestValidationError
 
 from classifier.inference import OnnxClassifier
 from classifier.lightcurve import LightCurve, LightCurveError
+from classifier.selection import require_points
+from classifier.verdict import verdicts
+from services.api.dependencies import ServedDep, SettingsDep, model_named
 from services.api.images import ImageFormat, images_of
-from services.api.routes_models import get_model
 from services.api.schemas import (
     BatchItem,
     BatchRequest,
@@ -20,7 +23,6 @@ from services.api.schemas import (
     ClassifyRequest,
     CurveIn,
 )
-from stream.results import verdicts
 
 router = APIRouter(prefix="/classify", tags=["classify"])
 
@@ -31,37 +33,34 @@ def _curve(body: CurveIn, max_points: int, min_points: int) -> LightCurve:
             status_code=413, detail=f"{len(body.t)} points exceeds the limit of {max_points}"
         )
     curve = LightCurve(body.t, body.mag, body.err, body.band, body.object_id)
-    if len(curve) < min_points:
-        raise LightCurveError(
-            "t", f"{len(curve)} distinct points; the model needs at least {min_points}"
-        )
+    require_points(len(curve), min_points)
     return curve
 
 
 def _classifications(
     model: OnnxClassifier, curves: Sequence[LightCurve], images: bool, fmt: ImageFormat
 ) -> list[Classification]:
-    predictions = model.predict_curves(curves)
+    counts = model.bundle.grid.counts_many(curves)
+    inputs = model.curve_inputs(curves, counts)
     return [
-        Classification(
-            **verdict,
-            n_points=len(curve),
-            images=images_of(
-                model, model.bundle.grid.counts(curve), len(curve), fmt, curve.object_id or ""
-            )
+        Classification.extended(
+            verdict,
+            images=images_of(model, curve_counts, len(curve), fmt, curve.object_id or "")
             if images
             else None,
         )
-        for curve, verdict in zip(curves, verdicts(predictions, model.bundle.card), strict=True)
+        for curve, curve_counts, verdict in zip(
+            curves, counts, verdicts(model, inputs, [len(c) for c in curves]), strict=True
+        )
     ]
 
 
 @router.post("", response_model=Classification, response_model_exclude_none=True)
-def classify(body: ClassifyRequest, request: Request) -> Classification:
+def classify(body: ClassifyRequest, served: ServedDep, settings: SettingsDep) -> Classification:
     """Classify one light curve (one band) with the chosen model bundle."""
-    model = get_model(request, body.model)
+    model = model_named(served, body.model)
     try:
-        curve = _curve(body, request.app.state.settings.max_points, model.bundle.card.min_points)
+        curve = _curve(body, settings.max_points, model.bundle.card.min_points)
     except LightCurveError as problem:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", problem.field), "msg": problem.reason}]
@@ -70,16 +69,15 @@ def classify(body: ClassifyRequest, request: Request) -> Classification:
 
 
 @router.post("/batch", response_model=BatchResponse, response_model_exclude_none=True)
-def classify_batch(body: BatchRequest, request: Request) -> BatchResponse:
+def classify_batch(body: BatchRequest, served: ServedDep, settings: SettingsDep) -> BatchResponse:
     """Classify many light curves in one model run. A curve the model cannot take gets an
     item with its error; the others are classified."""
-    settings = request.app.state.settings
     if len(body.curves) > settings.max_batch_curves:
         raise HTTPException(
             status_code=413,
             detail=f"{len(body.curves)} curves exceeds the limit of {settings.max_batch_curves}",
         )
-    model = get_model(request, body.model)
+    model = model_named(served, body.model)
     items: list[BatchItem] = []
     good: list[tuple[int, LightCurve]] = []
     for index, curve_in in enumerate(body.curves):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import redis
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.api.dependencies import ServedDep, StoreDep
 
 router = APIRouter(tags=["health"])
 
@@ -16,19 +18,18 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(request: Request, response: Response) -> dict[str, object]:
+def readyz(served: ServedDep, store: StoreDep, response: Response) -> dict[str, object]:
     """Models are loaded and checked, and Redis answers (503 otherwise). ``POST /classify``
     works without Redis; ``GET /objects`` does not."""
-    models = request.app.state.models
     try:
-        request.app.state.redis.ping()
+        store.ping()
         redis_state = "ok"
     except redis.RedisError as error:
         redis_state = f"unreachable: {error}"
         response.status_code = 503
     return {
         "status": "ready" if redis_state == "ok" else "not ready",
-        "models": {n: m.provider for n, m in models.items()},
+        "models": {n: m.provider for n, m in served.models.items()},
         "redis": redis_state,
     }
 

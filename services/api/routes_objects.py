@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import redis
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 
+from services.api.dependencies import ServedDep, StoreDep
 from services.api.images import ImageFormat, images_of
-from services.api.routes_models import get_model
 from services.api.schemas import ObjectState
-from stream.results import StreamResult
-from stream.store import ObjectStore, object_key
 
 router = APIRouter(prefix="/objects", tags=["objects"])
 
@@ -19,18 +17,18 @@ router = APIRouter(prefix="/objects", tags=["objects"])
 @router.get("/{object_id}", response_model=ObjectState, response_model_exclude_none=True)
 def get_object(
     object_id: str,
-    request: Request,
+    served: ServedDep,
+    store: StoreDep,
     images: Annotated[bool, Query(description="also return each band's dm-dt images")] = False,
     image_format: Annotated[
         ImageFormat, Query(description="images as arrays, or PNG pictures (base64)")
     ] = "array",
 ) -> ObjectState:
     """The stream's latest classification of the object, its points per band and images."""
-    model = get_model(request, None)
-    client: redis.Redis = request.app.state.redis
+    model = served.default_model
     try:
-        (stored,) = ObjectStore(client, model.bundle.grid).load_many([object_id])
-        result = client.get(object_key(object_id, "result"))
+        (stored,) = store.load_many([object_id])
+        result = store.load_result(object_id)
     except redis.RedisError as error:
         raise HTTPException(status_code=503, detail=f"Redis unavailable: {error}") from None
     if not stored.bands:
@@ -39,7 +37,7 @@ def get_object(
         object_id=object_id,
         data_version=stored.version,
         points_per_band={band: acc.n_points for band, acc in sorted(stored.bands.items())},
-        result=None if result is None else StreamResult.model_validate_json(result),
+        result=result,
         images={
             band: images_of(model, acc.counts, acc.n_points, image_format, f"{object_id} {band}")
             for band, acc in sorted(stored.bands.items())

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stream.results import StreamResult, Verdict
+from classifier.verdict import Verdict
+from stream.results import StreamResult
 
 EXAMPLE_CURVE = {
     "t": [58464.743, 58465.735, 58470.701, 58478.744, 58488.722],
@@ -51,7 +52,8 @@ class Images(BaseModel):
 
 
 class Classification(Verdict):
-    n_points: int = Field(description="points used (exact duplicates counted once)")
+    """A :class:`~classifier.verdict.Verdict`, and on request the curve's images."""
+
     images: Images | None = None
 
 

@@ -9,15 +9,13 @@ leaves the API up at the printed URL until Ctrl-C, which stops every child clean
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,14 +24,14 @@ from confluent_kafka import Consumer, Producer
 from tqdm import tqdm
 
 from classifier.readers import read_file
-from services.devtools.embedded import EmbeddedKafka, embedded_redis, free_port
+from services.cli.arguments import positive
+from services.devtools.embedded import free_port
+from services.devtools.harness import running_service
 from services.settings import Settings
-from sources.replay import producer_config, replay, survey_messages
-from stream.consumer import consumer_config
-from stream.kafka import ensure_topics
+from sources.replay import replay, survey_messages
+from stream.kafka import consumer_config, producer_config
 
 SAMPLES = Path(__file__).resolve().parents[2] / "classifier" / "samples"
-READY_TIMEOUT_S = 60.0
 TABLE_EVERY_S = 3.0
 
 
@@ -78,93 +76,6 @@ class ResultBoard:
                 f"{r['confidence']:>5.2f} {known:<7} {r['scored_at'] - r['alert_time']:>9.3f}"
             )
         return "\n".join(rows)
-
-
-def _spawn(role: str, env: dict[str, str], logs: Path) -> subprocess.Popen:
-    """``dmdt <command>`` for a role named ``command`` or ``command-<n>``."""
-    log = (logs / f"{role}.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", role.split("-", 1)[0]],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches the demo, which stops the children in order
-    )
-
-
-def _stop(children: list[subprocess.Popen]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-
-
-def _wait_ready(url: str, children: list[subprocess.Popen], logs: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        for child in children:
-            if child.poll() is not None:
-                raise RuntimeError(f"dmdt {' '.join(child.args[3:])} exited; see {logs}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"the API was not ready in {READY_TIMEOUT_S} s; see {logs}")
-
-
-@dataclass(frozen=True)
-class RunningService:
-    """The settings the services share, and where each one serves its metrics."""
-
-    settings: Settings
-    api_url: str
-    metrics_targets: dict[str, str]  # role -> host:port of its /metrics
-    pids: dict[str, int]  # role -> process id
-
-
-@contextlib.contextmanager
-def running_service(
-    logs: Path, api_port: int, ingests: int = 1, workers: int = 1
-) -> Iterator[RunningService]:
-    """Embedded Kafka and Redis plus the services (``ingests`` consumers in one group,
-    ``workers`` scorers, one API)."""
-    with EmbeddedKafka(logs) as kafka, embedded_redis() as redis_url:
-        settings = Settings(kafka_bootstrap=kafka.bootstrap, redis_url=redis_url, api_port=api_port)
-        ensure_topics(
-            kafka.bootstrap,
-            [settings.alert_topic, settings.results_topic, settings.dead_letter_topic],
-        )
-        env = {
-            **os.environ,
-            "DMDT_KAFKA_BOOTSTRAP": kafka.bootstrap,
-            "DMDT_REDIS_URL": redis_url,
-            "DMDT_API_PORT": str(api_port),
-        }
-        roles = [
-            *(f"ingest-{i}" for i in range(ingests)),
-            *(f"worker-{i}" for i in range(workers)),
-        ]
-        ports = {role: free_port() for role in roles}
-        children = [
-            _spawn(role, {**env, "DMDT_METRICS_PORT": str(ports[role])}, logs) for role in roles
-        ]
-        children.append(_spawn("serve", env, logs))
-        url = f"http://127.0.0.1:{api_port}"
-        try:
-            _wait_ready(url, children, logs)
-            yield RunningService(
-                settings,
-                url,
-                {role: f"127.0.0.1:{port}" for role, port in {**ports, "api": api_port}.items()},
-                dict(zip([*roles, "api"], [child.pid for child in children], strict=True)),
-            )
-        finally:
-            _stop(children)
 
 
 def _follow_results(settings: Settings, board: ResultBoard, stop: threading.Event) -> None:
@@ -247,3 +158,23 @@ def _settle(url: str, labels: dict[str, str], board: ResultBoard, timeout: float
             return
         time.sleep(0.5)
     print(f"still waiting for {len(pending)} objects after {timeout} s", file=sys.stderr)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="the whole service on embedded Kafka and Redis, streaming the bundled real data",
+        description="Start an embedded Kafka-compatible broker (Tansu) and Redis (Valkey), "
+        "dmdt ingest, worker and serve; replay the bundled ZTF alerts and CSS periodic "
+        "variables as alert streams; show the classifications; keep the API up until Ctrl-C.",
+    )
+    demo.add_argument("--rate", type=positive, default=300.0, help="alerts/s (default 300)")
+    demo.add_argument("--port", type=int, help="API port (default: a free one)")
+    demo.add_argument("--logs", type=Path, default=Path("out/demo"), help="log folder")
+    demo.add_argument(
+        "--exit", dest="stay", action="store_false", help="stop once the replay is scored"
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    run_demo(args.logs, args.rate, args.port, args.stay)

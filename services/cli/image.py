@@ -1,19 +1,22 @@
-"""``dmdt image`` and ``dmdt gallery``: dm-dt images of light-curve files, as PNG, JSON or NPY."""
+"""``dmdt image``: the dm-dt image of one band of one object in a light-curve file, as PNG,
+JSON or NPY (:func:`write_image` is also what ``dmdt gallery`` writes with)."""
 
 from __future__ import annotations
 
+import argparse
 import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from classifier.grid import DmDtGrid
+from classifier.defaults import PICTURE_GRID, PICTURE_NORMALISATION
+from classifier.grid import PRESETS, DmDtGrid
 from classifier.image import DmDtImage
 from classifier.lightcurve import LightCurve
-from classifier.normalise import Normalisation
-from classifier.readers import Photometry, read_file
+from classifier.normalise import NORMALISATIONS, Normalisation
+from classifier.readers import Photometry, read_file, reader_names
 from classifier.render import render_png
+from services.cli.errors import UsageError
 
 OUTPUT_SUFFIXES = (".png", ".json", ".npy")
 COLORBAR_LABELS = {
@@ -23,13 +26,9 @@ COLORBAR_LABELS = {
 }
 
 
-class UsageError(ValueError):
-    """A command-line request that cannot be met (bad option, missing object or band)."""
-
-
 def choose_curve(objects: list[Photometry], object_id: str | None, band: str | None) -> LightCurve:
     """The requested curve: one object (``object_id`` needed when the file holds several),
-    and ``band`` or else the band with the most points."""
+    and ``band`` or else the band the band rule picks (:meth:`Photometry.curve`)."""
     if object_id is not None:
         matches = [p for p in objects if p.object_id == object_id]
         if not matches:
@@ -91,31 +90,42 @@ def image_command(
     return write_image(result, out, survey)
 
 
-def sample_files() -> list[Path]:
-    """The real light curves bundled with the package (see samples/PROVENANCE.md)."""
-    folder = resources.files("classifier.samples")
-    return sorted(
-        Path(str(entry))
-        for entry in folder.iterdir()
-        if entry.name.endswith((".csv", ".csv.gz", ".avro"))
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    image = commands.add_parser(
+        "image",
+        help="dm-dt image of a light-curve file (PNG, JSON or NPY)",
+        description="Build the dm-dt image of one band of one object in a light-curve file "
+        f"(formats: {', '.join(reader_names())}; detected from the content).",
+    )
+    image.add_argument("path", type=Path, help="light-curve file")
+    image.add_argument(
+        "--bins",
+        choices=sorted(PRESETS),
+        default=PICTURE_GRID,
+        help=f"bin-edge preset (default: {PICTURE_GRID})",
+    )
+    image.add_argument("--band", help="band to use (default: the band rule's: most points)")
+    image.add_argument(
+        "--norm",
+        choices=NORMALISATIONS,
+        default=PICTURE_NORMALISATION,
+        help=f"normalisation (default: {PICTURE_NORMALISATION})",
+    )
+    image.add_argument(
+        "--out", type=Path, help="output file, .png, .json or .npy (default: OBJECT_BAND_dmdt.png)"
+    )
+    image.add_argument("--object", dest="object_id", help="object id, for multi-object files")
+    image.add_argument(
+        "--format",
+        dest="file_format",
+        choices=reader_names(),
+        help="file format (default: detected)",
     )
 
 
-def gallery_command(out_dir: Path, bins: str, norm: Normalisation) -> list[tuple[str, Path]]:
-    """Render every band of every object in the bundled samples; returns (what, png path)."""
-    grid = DmDtGrid.preset(bins)
-    written = []
-    for path in sample_files():
-        for photometry in read_file(path):
-            for band in photometry.bands:
-                result = DmDtImage.of(photometry.curves[band], grid, norm)
-                stem = out_dir / f"{photometry.survey.lower()}_{photometry.object_id}_{band}"
-                write_image(result, stem.with_suffix(".json"))
-                png = write_image(result, stem.with_suffix(".png"), photometry.survey)
-                label = f" [{photometry.label}]" if photometry.label else ""
-                what = (
-                    f"{photometry.survey} {photometry.object_id}{label} band {band}: "
-                    f"{result.n_points} points"
-                )
-                written.append((what, png))
-    return written
+def run(args: argparse.Namespace) -> None:
+    print(
+        image_command(
+            args.path, args.bins, args.band, args.norm, args.out, args.object_id, args.file_format
+        )
+    )

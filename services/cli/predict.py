@@ -7,33 +7,26 @@ the run.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 
+from classifier.defaults import DEFAULT_MODEL
 from classifier.lightcurve import LightCurve
-from classifier.readers import ReaderError, read_file
+from classifier.readers import ReaderError, light_curve_files, read_file
+from classifier.registry import find_bundle
+from classifier.selection import too_few_points
+from classifier.verdict import classify_curves
 
 if TYPE_CHECKING:  # onnxruntime loads only when a command classifies
     from classifier.inference import OnnxClassifier
 
-SUFFIXES = (".csv", ".csv.gz", ".avro")
 BATCH = 256
-
-
-def light_curve_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given, and every supported file below each folder (sorted)."""
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES)
-            )
-        else:
-            yield path
 
 
 def _rows_for_file(path: Path, min_points: int) -> Iterator[tuple[dict, LightCurve | None]]:
@@ -60,7 +53,7 @@ def _rows_for_file(path: Path, min_points: int) -> Iterator[tuple[dict, LightCur
                 "n_points": len(curve),
             }
             if len(curve) < min_points:
-                yield {**row, "error": f"{len(curve)} points; the model needs {min_points}"}, None
+                yield {**row, "error": too_few_points(len(curve), min_points)}, None
             else:
                 yield row, curve
 
@@ -87,20 +80,13 @@ def predict_files(model: OnnxClassifier, paths: list[Path], out: TextIO) -> tupl
     def flush() -> None:
         if not pending:
             return
-        predictions = model.predict_curves([curve for _, curve in pending])
-        for (row, _), label, confidence, unknown, probabilities in zip(
-            pending,
-            predictions.labels,
-            predictions.confidence,
-            predictions.unknown,
-            predictions.probabilities,
-            strict=True,
-        ):
+        answers = classify_curves(model, [curve for _, curve in pending])
+        for (row, _), verdict in zip(pending, answers, strict=True):
             row.update(
-                label=label,
-                confidence=f"{confidence:.4f}",
-                unknown=bool(unknown),
-                **{f"p_{c}": f"{p:.4f}" for c, p in zip(classes, probabilities, strict=True)},
+                label=verdict.label,
+                confidence=f"{verdict.confidence:.4f}",
+                unknown=verdict.unknown,
+                **{f"p_{c}": f"{p:.4f}" for c, p in verdict.probabilities.items()},
             )
             writer.writerow(row)
         counts[0] += len(pending)
@@ -120,3 +106,35 @@ def predict_files(model: OnnxClassifier, paths: list[Path], out: TextIO) -> tupl
                     flush()
     flush()
     return counts[0], counts[1]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    predict = commands.add_parser(
+        "predict",
+        help="classify light-curve files with an ONNX model bundle",
+        description="Classify every object and band of the given files (folders recurse) "
+        "with a model bundle. CSV columns: path, object_id, band, n_points, label, confidence, "
+        "unknown, p_<class>..., error.",
+    )
+    predict.add_argument("paths", type=Path, nargs="+", help="files or folders")
+    predict.add_argument(
+        "--model",
+        help=f"bundle name in the models folder, or a bundle path (default: {DEFAULT_MODEL})",
+    )
+    predict.add_argument("--out", type=Path, help="CSV file (default: standard output)")
+
+
+def run(args: argparse.Namespace) -> None:
+    from classifier.inference import OnnxClassifier  # noqa: PLC0415 - onnxruntime loads slowly
+
+    classifier = OnnxClassifier(find_bundle(args.model))
+    if args.out is None:
+        done, failed = predict_files(classifier, args.paths, sys.stdout)
+    else:
+        with open(args.out, "w", newline="") as handle:
+            done, failed = predict_files(classifier, args.paths, handle)
+    print(
+        f"{done} curves classified, {failed} rows with an error "
+        f"(model {classifier.bundle.name}, {classifier.provider})",
+        file=sys.stderr,
+    )

@@ -1,0 +1,61 @@
+"""``dmdt replay``: alert files, and light-curve files as alert streams, to Kafka."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from confluent_kafka import Producer
+from tqdm import tqdm
+
+from classifier.readers import light_curve_files
+from services.cli.arguments import positive
+from services.settings import Settings
+from sources.replay import replay, survey_messages
+from stream.kafka import ensure_topics, producer_config
+
+
+def replay_files(
+    settings: Settings,
+    paths: list[Path],
+    topic: str | None,
+    rate: float | None,
+    bootstrap: str | None,
+) -> None:
+    """Files and folders (recursively) to the alert topic, with progress."""
+    files = list(light_curve_files(paths))
+    missing = [p for p in files if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: no such file")
+    bootstrap = bootstrap or settings.kafka_bootstrap
+    topic = topic or settings.alert_topic
+    ensure_topics(bootstrap, [topic])
+    messages = list(survey_messages(files))
+    with tqdm(total=len(messages), desc=f"replay to {topic}", unit="alert") as bar:
+        sent = replay(
+            Producer(producer_config(bootstrap)),
+            topic,
+            messages,
+            rate,
+            on_sent=lambda n: bar.update(n - bar.n),
+        )
+    print(f"{sent} alerts sent to {topic} at {bootstrap}")
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    replay_parser = commands.add_parser(
+        "replay",
+        help="produce alert files, or light curves as alert streams, to Kafka",
+        description="Send ZTF Avro alert files as they are, and light-curve files (CSS, "
+        "generic CSV, ...) as ZTF-like alerts, one per point, merged in time order.",
+    )
+    replay_parser.add_argument("paths", type=Path, nargs="+", help="files or folders")
+    replay_parser.add_argument("--topic", help="topic (default: DMDT_ALERT_TOPIC)")
+    replay_parser.add_argument(
+        "--rate", type=positive, help="alerts/s (default: as fast as possible)"
+    )
+    replay_parser.add_argument("--bootstrap", help="Kafka servers (default: DMDT_KAFKA_BOOTSTRAP)")
+
+
+def run(args: argparse.Namespace) -> None:
+    replay_files(Settings(), args.paths, args.topic, args.rate, args.bootstrap)

@@ -1,0 +1,119 @@
+"""``dmdt train``: train the candidates on CSS light curves, evaluate them, optionally install
+the best bundle. Needs the training extra, imported only when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import warnings
+from pathlib import Path
+
+from classifier import defaults
+from classifier.grid import PRESETS
+from classifier.registry import models_dir
+from services.cli.arguments import share
+from services.cli.evaluate import evaluate_run
+
+_KEPT = ("card.json", "model.onnx")
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train the CNNs, the hybrid and the random forest on CSS light curves",
+        description="Train every candidate on a folder of <CSS_ID>-<CLASS>.csv files, evaluate "
+        "them on the test split, write the report, and optionally install the best bundle. "
+        "Needs the training extra: pip install 'dmdt-stream[training]'.",
+    )
+    train.add_argument("data_dir", type=Path, help="folder of CSS light curves")
+    train.add_argument("--out", type=Path, default=Path("runs/css"), help="run folder")
+    train.add_argument(
+        "--bins",
+        choices=sorted(PRESETS),
+        default=defaults.TRAINING_GRID,
+        help=f"bin-edge preset (default: {defaults.TRAINING_GRID}, the shipped hybrid's grid)",
+    )
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.TRAINING_SEED,
+        help="seed of the split and of training: initial weights, shuffles, partial views "
+        f"(default {defaults.TRAINING_SEED})",
+    )
+    train.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the split alone (default: --seed), to retrain on one split with "
+        "another training seed",
+    )
+    train.add_argument(
+        "--variants",
+        type=int,
+        default=defaults.PARTIAL_VIEWS,
+        help=f"partial views per training curve (default {defaults.PARTIAL_VIEWS})",
+    )
+    train.add_argument(
+        "--model-version",
+        default=defaults.MODEL_VERSION,
+        help=f"version written into the bundles' cards (default {defaults.MODEL_VERSION})",
+    )
+    train.add_argument(
+        "--noisy-share",
+        type=share,
+        default=defaults.NOISY_SHARE,
+        help="share (0-1) of the partial views whose magnitudes are redrawn within their "
+        f"error bars (default {defaults.NOISY_SHARE:g})",
+    )
+    train.add_argument(
+        "--architectures",
+        nargs="+",
+        default=None,
+        help="networks to train (default: every one, mahabal2017 dmdtnet hybrid)",
+    )
+    train.add_argument("--epochs", type=int, default=None, help="maximum epochs per network")
+    train.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="use at most this many curves a class (quick runs)",
+    )
+    train.add_argument(
+        "--install", action="store_true", help="copy the shipped bundle into the models folder"
+    )
+
+
+def _quiet_exporter() -> None:
+    """torch's ONNX exporter logs warnings about optional packages; they are not ours."""
+    warnings.filterwarnings("ignore", module="torch")
+    logging.getLogger("torch").setLevel(logging.ERROR)
+
+
+def run(args: argparse.Namespace) -> None:
+    from training.nets import ARCHITECTURES  # noqa: PLC0415 - the training extra
+    from training.pipeline import TrainSettings, train  # noqa: PLC0415
+
+    _quiet_exporter()
+    settings = TrainSettings(
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        bins=args.bins,
+        seed=args.seed,
+        split_seed=args.split_seed,
+        variants=args.variants,
+        noisy_share=args.noisy_share,
+        version=args.model_version,
+        architectures=tuple(args.architectures or ARCHITECTURES),
+        max_epochs=args.epochs,
+        per_class=args.per_class,
+    )
+    train(settings)
+    shipped = evaluate_run(args.data_dir, args.out, None)
+    if args.install:
+        source = args.out / "candidates" / shipped
+        target = models_dir() / f"css-{shipped}"
+        target.mkdir(parents=True, exist_ok=True)
+        for name in _KEPT:
+            shutil.copy2(source / name, target / name)
+        print(f"installed {target}")

@@ -1,0 +1,47 @@
+"""``dmdt worker``: the inference worker (:class:`stream.worker.ScoringWorker`), built from
+the ``DMDT_*`` settings and run on the stream lifecycle until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+
+import redis
+from confluent_kafka import Producer
+
+from classifier.bundle import ModelBundle
+from services.cli.process import start, stop_on_signals
+from services.settings import Settings
+from stream import lifecycle
+from stream.kafka import ensure_topics, producer_config
+from stream.scoring_queue import ScoringQueue
+from stream.store import ObjectStore
+from stream.worker import ScoringWorker
+
+
+def build_worker(settings: Settings, bundle: ModelBundle, client: redis.Redis) -> ScoringWorker:
+    from classifier.inference import OnnxClassifier  # noqa: PLC0415 (onnxruntime loads slowly)
+
+    ensure_topics(settings.kafka_bootstrap, [settings.results_topic])
+    return ScoringWorker(
+        store=ObjectStore(client, bundle.grid),
+        queue=ScoringQueue(client),
+        model=OnnxClassifier(bundle),
+        producer=Producer(producer_config(settings.kafka_bootstrap)),
+        results_topic=settings.results_topic,
+        max_batch=settings.worker_max_batch,
+        max_wait_s=settings.worker_max_wait_ms / 1000.0,
+        min_points=settings.min_points,
+        expect_gpu=settings.expect_gpu,
+        claim_lease_s=settings.claim_lease_s,
+    )
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser("worker", help="the inference worker (DMDT_* settings)")
+
+
+def run(_args: argparse.Namespace) -> None:
+    settings = Settings()
+    stop = stop_on_signals()
+    bundle, client = start(settings, "worker")
+    lifecycle.run(build_worker(settings, bundle, client), stop)

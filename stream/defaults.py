@@ -1,0 +1,9 @@
+"""The stream's default sizes and times, written once: the constructors of
+:mod:`stream` and the ``DMDT_*`` settings (:class:`services.settings.Settings`) read them."""
+
+INGEST_BATCH = 500  # most Kafka messages decoded and stored together
+FETCH_WAIT_MS = 20  # longest a broker may hold an empty fetch (see stream.kafka)
+MAX_POINTS_PER_BAND = 5_000  # points stored per object and band; later ones are dropped
+WORKER_MAX_BATCH = 64  # most objects in one ONNX run
+WORKER_MAX_WAIT_MS = 10.0  # longest wait to fill a batch after its first object
+CLAIM_LEASE_S = 60.0  # a claim older than this (its worker died) goes back to the queue

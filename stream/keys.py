@@ -1,0 +1,52 @@
+"""The Redis key layout of the stream: the only module that spells a key.
+
+Keys of one object share the hash tag ``{objectId}`` (one Redis Cluster slot, so one script
+can cover them all):
+
+* ``dmdt:{oid}:acc:<band>``: the band's :class:`~classifier.accumulator.DmDtAccumulator`
+  bytes (points and raw counts);
+* ``dmdt:{oid}:bands``: the set of bands stored;
+* ``dmdt:{oid}:candids``: the set of stored detection ids (``candid``);
+* ``dmdt:{oid}:meta``: a hash: ``ver`` (bumped by every change), ``alerts``,
+  ``last_alert_time``;
+* ``dmdt:{oid}:result``: the worker's latest classification (JSON).
+
+The scoring queue is ``{dmdt:queue}`` (object -> oldest alert time) and its claims
+``{dmdt:queue}:claimed``, one hash tag for both so one script can move objects between them.
+"""
+
+from __future__ import annotations
+
+PREFIX = "dmdt"
+QUEUE = "{dmdt:queue}"
+CLAIMS_SUFFIX = ":claimed"
+
+
+def object_key(object_id: str, *parts: str) -> str:
+    """``dmdt:{objectId}:part...``: every key of one object in one hash slot."""
+    return ":".join([PREFIX, f"{{{object_id}}}", *parts])
+
+
+def meta(object_id: str) -> str:
+    return object_key(object_id, "meta")
+
+
+def candids(object_id: str) -> str:
+    return object_key(object_id, "candids")
+
+
+def bands(object_id: str) -> str:
+    return object_key(object_id, "bands")
+
+
+def accumulator(object_id: str, band: str) -> str:
+    return object_key(object_id, "acc", band)
+
+
+def result(object_id: str) -> str:
+    return object_key(object_id, "result")
+
+
+def claims(queue: str) -> str:
+    """The claims hash of a scoring queue."""
+    return queue + CLAIMS_SUFFIX
