@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from classifier.bundle import CARD, BundleError, ModelBundle, load_bundle
 from classifier.defaults import DEFAULT_MODEL
-from classifier.inference import OnnxClassifier
+
+if TYPE_CHECKING:  # onnxruntime loads only where models are served
+    from classifier.inference import OnnxClassifier
 
 # The repository's models/ folder (editable installs, the Docker image); DMDT_MODELS_DIR wins.
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -67,6 +70,8 @@ class ServedModels:
 def served_models(folder: Path | None = None, default: str | None = None) -> ServedModels:
     """Load and check every bundle in ``folder``; ``default`` (else :func:`default_model_name`)
     must be among them."""
+    from classifier.inference import OnnxClassifier  # noqa: PLC0415 - onnxruntime loads slowly
+
     folder = folder or models_dir()
     models = {name: OnnxClassifier(find_bundle(name, folder)) for name in available_models(folder)}
     if not models:

@@ -12,7 +12,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from classifier.defaults import DEFAULT_MODEL
 from classifier.registry import DEFAULT_MODELS_DIR
+from stream import defaults
 
 
 def _masked(value: object) -> object:
@@ -28,7 +30,8 @@ class Settings(BaseSettings):
 
     models_dir: Path = Field(DEFAULT_MODELS_DIR, description="folder of model bundles")
     model: str | None = Field(
-        None, description="bundle the API defaults to and the worker uses (default: css-hybrid)"
+        None,
+        description=f"bundle the API defaults to and the worker uses (default: {DEFAULT_MODEL})",
     )
     api_host: str = Field("127.0.0.1", description="address the API and metrics listen on")
     api_port: int = Field(8000, ge=1, le=65535, description="dmdt serve: port")
@@ -49,25 +52,36 @@ class Settings(BaseSettings):
         "ztf-alerts-dead", description="alerts that could not be decoded or stored, with reason"
     )
     consumer_group: str = Field("dmdt-ingest", description="ingest's Kafka consumer group")
-    ingest_batch: int = Field(500, ge=1, description="ingest: most messages handled together")
+    ingest_batch: int = Field(
+        defaults.INGEST_BATCH, ge=1, description="ingest: most messages handled together"
+    )
     fetch_wait_ms: int = Field(
-        20,
+        defaults.FETCH_WAIT_MS,
         ge=1,
         le=10_000,
         description="ingest: longest a broker may hold a fetch (raise it for slow broker storage)",
     )
     magnitude: Literal["dc", "difference"] = Field(
-        "dc", description="ingest: store DC (apparent) or positive difference magnitudes"
+        defaults.MAGNITUDE,
+        description="ingest: store DC (apparent) or positive difference magnitudes",
     )
     max_points_per_band: int = Field(
-        5_000, ge=2, description="ingest: points stored per object and band; later ones dropped"
+        defaults.MAX_POINTS_PER_BAND,
+        ge=2,
+        description="ingest: points stored per object and band; later ones dropped",
     )
-    worker_max_batch: int = Field(64, ge=1, description="worker: most objects in one ONNX run")
+    worker_max_batch: int = Field(
+        defaults.WORKER_MAX_BATCH, ge=1, description="worker: most objects in one ONNX run"
+    )
     worker_max_wait_ms: float = Field(
-        10.0, ge=0, description="worker: longest wait to fill a batch after its first object"
+        defaults.WORKER_MAX_WAIT_MS,
+        ge=0,
+        description="worker: longest wait to fill a batch after its first object",
     )
     claim_lease_s: float = Field(
-        60.0, gt=0, description="worker: a claim older than this (its worker died) is re-queued"
+        defaults.CLAIM_LEASE_S,
+        gt=0,
+        description="worker: a claim older than this (its worker died) is re-queued",
     )
     min_points: int | None = Field(
         None, ge=2, description="worker: points a band needs to be scored (default: the card's)"

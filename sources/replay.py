@@ -12,12 +12,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from confluent_kafka import Producer
-
 from classifier.readers import read_file
 from classifier.readers.ztf import AVRO_MAGIC, decode_alerts
 from sources.ztf_alerts import SurveyAlert, curve_alerts
-from stream.delivery import Delivery
+from stream.delivery import Delivery, KafkaProducer
 
 Message = tuple[str | None, bytes]
 
@@ -58,7 +56,7 @@ def survey_messages(paths: Iterable[Path]) -> Iterator[Message]:
 
 
 def replay(
-    producer: Producer,
+    producer: KafkaProducer,
     topic: str,
     messages: Iterable[Message],
     rate: float | None = None,

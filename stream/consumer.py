@@ -29,7 +29,7 @@ from confluent_kafka import (
 
 from classifier.readers.ztf import Magnitude, decode_alerts
 from stream import metrics
-from stream.defaults import INGEST_BATCH
+from stream.defaults import INGEST_BATCH, MAGNITUDE
 from stream.delivery import Delivery
 from stream.scoring_queue import ScoringQueue
 from stream.store import AlertPoints, ObjectStore
@@ -63,7 +63,7 @@ class AlertIngest:
         queue: ScoringQueue,
         topic: str,
         dead_letter_topic: str,
-        magnitude: Magnitude = "dc",
+        magnitude: Magnitude = MAGNITUDE,
         batch_size: int = INGEST_BATCH,
         poll_s: float = 0.02,
     ) -> None:

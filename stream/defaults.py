@@ -2,6 +2,7 @@
 :mod:`stream` and the ``DMDT_*`` settings (:class:`services.settings.Settings`) read them."""
 
 INGEST_BATCH = 500  # most Kafka messages decoded and stored together
+MAGNITUDE = "dc"  # store DC (apparent) magnitudes of ZTF alerts, not difference ones
 FETCH_WAIT_MS = 20  # longest a broker may hold an empty fetch (see stream.kafka)
 MAX_POINTS_PER_BAND = 5_000  # points stored per object and band; later ones are dropped
 WORKER_MAX_BATCH = 64  # most objects in one ONNX run

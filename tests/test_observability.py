@@ -22,7 +22,7 @@ import yaml
 from confluent_kafka import Producer
 from conftest import SHARED_DATA
 
-from services.cli.demo import demo_inputs
+from services.devtools.demo import demo_inputs
 from services.devtools.embedded import free_port
 from services.devtools.harness import running_service
 from sources.replay import replay, survey_messages

@@ -4,21 +4,25 @@ from the ``DMDT_*`` settings and run on the stream lifecycle until SIGINT or SIG
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-import redis
-from confluent_kafka import Consumer, Producer
-
-from classifier.bundle import ModelBundle
-from services.cli.process import start, stop_on_signals
 from services.settings import Settings
-from stream import lifecycle
-from stream.consumer import AlertIngest
-from stream.kafka import consumer_config, ensure_topics, producer_config
-from stream.scoring_queue import ScoringQueue
-from stream.store import ObjectStore
+
+if TYPE_CHECKING:  # the Kafka client loads only when this command runs, not for every command
+    import redis
+
+    from classifier.bundle import ModelBundle
+    from stream.consumer import AlertIngest
 
 
 def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -> AlertIngest:
+    from confluent_kafka import Consumer, Producer  # noqa: PLC0415
+
+    from stream.consumer import AlertIngest  # noqa: PLC0415
+    from stream.kafka import consumer_config, ensure_topics, producer_config  # noqa: PLC0415
+    from stream.scoring_queue import ScoringQueue  # noqa: PLC0415
+    from stream.store import ObjectStore  # noqa: PLC0415
+
     ensure_topics(settings.kafka_bootstrap, [settings.alert_topic, settings.dead_letter_topic])
     return AlertIngest(
         consumer=Consumer(
@@ -43,6 +47,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(_args: argparse.Namespace) -> None:
+    from services.cli.process import start, stop_on_signals  # noqa: PLC0415
+    from stream import lifecycle  # noqa: PLC0415
+
     settings = Settings()
     stop = stop_on_signals()
     bundle, client = start(settings, "ingest")

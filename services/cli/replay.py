@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from confluent_kafka import Producer
 from tqdm import tqdm
 
 from classifier.readers import light_curve_files
 from services.cli.arguments import positive
 from services.settings import Settings
-from sources.replay import replay, survey_messages
-from stream.kafka import ensure_topics, producer_config
 
 
 def replay_files(
@@ -23,6 +20,11 @@ def replay_files(
     bootstrap: str | None,
 ) -> None:
     """Files and folders (recursively) to the alert topic, with progress."""
+    from confluent_kafka import Producer  # noqa: PLC0415 - loaded only when this command runs
+
+    from sources.replay import replay, survey_messages  # noqa: PLC0415
+    from stream.kafka import ensure_topics, producer_config  # noqa: PLC0415
+
     files = list(light_curve_files(paths))
     missing = [p for p in files if not p.is_file()]
     if missing:

@@ -4,22 +4,25 @@ the ``DMDT_*`` settings and run on the stream lifecycle until SIGINT or SIGTERM.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-import redis
-from confluent_kafka import Producer
-
-from classifier.bundle import ModelBundle
-from services.cli.process import start, stop_on_signals
 from services.settings import Settings
-from stream import lifecycle
-from stream.kafka import ensure_topics, producer_config
-from stream.scoring_queue import ScoringQueue
-from stream.store import ObjectStore
-from stream.worker import ScoringWorker
+
+if TYPE_CHECKING:  # Kafka and ONNX Runtime load only when this command runs
+    import redis
+
+    from classifier.bundle import ModelBundle
+    from stream.worker import ScoringWorker
 
 
 def build_worker(settings: Settings, bundle: ModelBundle, client: redis.Redis) -> ScoringWorker:
-    from classifier.inference import OnnxClassifier  # noqa: PLC0415 (onnxruntime loads slowly)
+    from confluent_kafka import Producer  # noqa: PLC0415
+
+    from classifier.inference import OnnxClassifier  # noqa: PLC0415
+    from stream.kafka import ensure_topics, producer_config  # noqa: PLC0415
+    from stream.scoring_queue import ScoringQueue  # noqa: PLC0415
+    from stream.store import ObjectStore  # noqa: PLC0415
+    from stream.worker import ScoringWorker  # noqa: PLC0415
 
     ensure_topics(settings.kafka_bootstrap, [settings.results_topic])
     return ScoringWorker(
@@ -41,6 +44,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(_args: argparse.Namespace) -> None:
+    from services.cli.process import start, stop_on_signals  # noqa: PLC0415
+    from stream import lifecycle  # noqa: PLC0415
+
     settings = Settings()
     stop = stop_on_signals()
     bundle, client = start(settings, "worker")

@@ -1,0 +1,125 @@
+"""The worker's lifecycle with fakes (unit tests; the stream tests run it on real servers):
+claims are acknowledged only once the broker has taken every result, and Redis is written
+only after that, so an undelivered result is produced again, never lost."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from classifier.accumulator import DmDtAccumulator
+from classifier.inference import OnnxClassifier
+from classifier.registry import find_bundle
+from stream import lifecycle
+from stream.store import StoredObject
+from stream.worker import ScoringWorker
+
+BATCH = [("ZTFa", 1_700_000_000.0), ("ZTFb", 1_700_000_001.0)]
+
+
+class FakeStore:
+    def __init__(self, grid) -> None:
+        self.grid = grid
+        self.saved: list = []
+        rng = np.random.default_rng(7)
+        self.objects = {}
+        for oid, _ in BATCH:
+            acc = DmDtAccumulator(grid)
+            t = np.sort(rng.uniform(58000, 59000, 60))
+            acc.add_many(t, 15 + 0.3 * np.sin(t), np.full(60, 0.02))
+            self.objects[oid] = StoredObject(oid, 3, {"r": acc})
+
+    def load_many(self, ids):
+        return [self.objects[oid] for oid in ids]
+
+    def scored_versions(self, ids):
+        return {r.object_id: r.data_version for r in self.saved if r.object_id in ids}
+
+    def save_results(self, results):
+        self.saved.extend(results)
+
+
+class FakeQueue:
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self.stop = stop
+        self.pending = list(BATCH)
+        self.acknowledged: list[str] = []
+        self.released: list = []
+
+    def pop_batch(self, max_size, max_wait_s, block_s):
+        if self.stop is not None:
+            self.stop.set()  # one batch, then the loop ends
+        taken, self.pending = self.pending, []
+        return taken
+
+    def acknowledge(self, ids):
+        self.acknowledged.extend(ids)
+
+    def release(self, claims):
+        self.released.extend(claims)
+
+    def requeue_expired(self, lease_s):
+        return 0
+
+    def depth(self):
+        return len(self.pending)
+
+
+class FakeProducer:
+    """``left``: messages flush() reports still undelivered; ``refuse``: the error each
+    delivery report carries (None: delivered)."""
+
+    def __init__(self, left: int = 0, refuse: str | None = None) -> None:
+        self.left, self.refuse = left, refuse
+        self.produced: list = []
+        self._reports: list = []
+
+    def produce(self, topic, value, key, headers, on_delivery):
+        self.produced.append((topic, key, value))
+        self._reports.append(on_delivery)
+
+    def poll(self, timeout):
+        return 0
+
+    def flush(self, timeout):
+        for report in self._reports:
+            report(self.refuse, None)
+        self._reports.clear()
+        return self.left
+
+
+@pytest.fixture(scope="module")
+def model() -> OnnxClassifier:
+    return OnnxClassifier(find_bundle("css-dmdtnet"))
+
+
+def _worker(model, producer, stop=None):
+    store, queue = FakeStore(model.bundle.grid), FakeQueue(stop)
+    return ScoringWorker(store, queue, model, producer, "results", min_points=10), store, queue
+
+
+@pytest.mark.parametrize(
+    "producer",
+    [FakeProducer(left=1), FakeProducer(refuse="Broker: Message size too large")],
+    ids=["unacknowledged", "refused"],
+)
+def test_a_result_the_broker_did_not_take_is_not_acknowledged(model, producer):
+    stop = threading.Event()
+    worker, store, queue = _worker(model, producer, stop)
+    lifecycle.run(worker, stop, pause_s=0)
+    assert len(producer.produced) == 2  # the fault happened: both were sent, not both taken
+    assert queue.acknowledged == []
+    assert sorted(queue.released) == BATCH  # back in the queue at once
+    assert store.saved == []  # Redis not written: the next claim scores and produces again
+
+
+def test_a_delivered_batch_is_written_then_acknowledged(model):
+    producer = FakeProducer()
+    worker, store, queue = _worker(model, producer)
+    results = lifecycle.run_once(worker, queue.pop_batch(64, 0, 0), pause_s=0)
+    assert [r.object_id for r in results] == ["ZTFa", "ZTFb"]
+    assert [key for _, key, _ in producer.produced] == ["ZTFa", "ZTFb"]
+    assert store.saved == results and sorted(queue.acknowledged) == ["ZTFa", "ZTFb"]
+    assert all(r.n_points == 60 and r.band == "r" and r.data_version == 3 for r in results)
