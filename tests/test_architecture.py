@@ -78,9 +78,9 @@ def violations(imports: list[Import]) -> list[str]:
         package = found.path.split("/")[0]
         if found.top in FORBIDDEN.get(package, set()):
             problems.append(f"{found.path} imports {found.module}")
-        if package in ("services", "stream", "sources") and found.top == "training":
-            if not found.lazy or found.path not in TRAINING_COMMANDS:
-                problems.append(f"{found.path} imports {found.module} (serving code)")
+        serving = package in ("services", "stream", "sources") and found.top == "training"
+        if serving and (not found.lazy or found.path not in TRAINING_COMMANDS):
+            problems.append(f"{found.path} imports {found.module} (serving code)")
         product = found.path.startswith(("services/api/", "stream/", "sources/", "classifier/"))
         if product and found.module.startswith("services.devtools"):
             problems.append(f"{found.path} imports the development helpers {found.module}")
