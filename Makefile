@@ -20,9 +20,10 @@ prometheus:  ## Debian's Prometheus + promtool for the observability tests (root
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
 	  >/dev/null; } || echo "prometheus not installed: its tests will be skipped"
 
-test: $(STAMP) prometheus  ## lint, then the whole test suite
+test: $(STAMP) prometheus  ## lint, type-check, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2
 
 bench: $(STAMP)

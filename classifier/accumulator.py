@@ -49,7 +49,12 @@ MAGIC = b"DMDT"
 VERSION = 1
 _HEADER = struct.Struct("<4sBBBxHH8sI")
 _FLAG_ERRORS = 1
-_COUNT_TYPES = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4"), 8: np.dtype("<u8")}
+_COUNT_TYPES: dict[int, np.dtype[np.unsignedinteger]] = {
+    1: np.dtype("<u1"),
+    2: np.dtype("<u2"),
+    4: np.dtype("<u4"),
+    8: np.dtype("<u8"),
+}
 
 
 class EncodingError(ValueError):

@@ -154,7 +154,8 @@ class DmDtGrid:
         """
         times, mags = (t.t, t.mag) if isinstance(t, LightCurve) else _sorted_points(t, m)
         out = np.zeros(self.shape[::-1], dtype=np.int64)  # kernels count (dt, dm)
-        _kernels.count_sorted(times, mags, *self.kernel_args, out)
+        # numba's Dispatcher type does not know the jitted signature
+        _kernels.count_sorted(times, mags, *self.kernel_args, out)  # type: ignore[call-arg]
         return np.ascontiguousarray(out.T)
 
     def counts_many(self, curves: Iterable[CurveLike]) -> np.ndarray:
@@ -170,7 +171,7 @@ class DmDtGrid:
         offsets[1:] = np.cumsum([len(tc) for tc in times])
         out = np.zeros((len(times), *self.shape[::-1]), dtype=np.int64)  # kernels count (dt, dm)
         if times:
-            _kernels.count_many_sorted(
+            _kernels.count_many_sorted(  # type: ignore[call-arg]
                 np.concatenate(times), np.concatenate(mags), offsets, *self.kernel_args, out
             )
         return np.ascontiguousarray(out.transpose(0, 2, 1))

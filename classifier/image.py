@@ -41,7 +41,7 @@ class DmDtImage:
     @property
     def n_pairs(self) -> int:
         """All pairs ``n(n-1)/2``, the normalisation (binned or not)."""
-        return n_pairs(self.n_points)
+        return int(n_pairs(self.n_points))
 
     @property
     def n_binned(self) -> int:

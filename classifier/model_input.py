@@ -17,9 +17,9 @@ from classifier.accumulator import DmDtAccumulator
 from classifier.features import feature_matrix
 from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
-from classifier.normalise import normalise
+from classifier.normalise import Normalisation, normalise
 
-IMAGE_NORMALISATION = "mahabal"
+IMAGE_NORMALISATION: Normalisation = "mahabal"
 IMAGE_SCALE = 1.0 / 255.0
 
 

@@ -131,17 +131,16 @@ class AlertIngest:
                 outcome.dead += 1
                 continue
             when = _alert_time(message)
-            for alert in decoded:
-                alerts.append(AlertPoints(alert.object_id, alert.band_points(self.magnitude), when))
+            for decoded_alert in decoded:
+                oid = decoded_alert.object_id
+                alerts.append(AlertPoints(oid, decoded_alert.band_points(self.magnitude), when))
+                outcome.objects[oid] = min(outcome.objects.get(oid, when), when)
         for result in self.store.add_alerts(alerts):
             for band, n in result.new_points.items():
                 if n:
                     metrics.POINTS_STORED.labels(band).inc(n)
             for band, n in result.dropped.items():
                 metrics.POINTS_DROPPED.labels(band).inc(n)
-        for alert in alerts:
-            previous = outcome.objects.get(alert.object_id, alert.alert_time)
-            outcome.objects[alert.object_id] = min(previous, alert.alert_time)
         self.queue.push(outcome.objects)
         outcome.stored = len(data) - outcome.dead
         if outcome.dead:
@@ -172,11 +171,11 @@ class AlertIngest:
         )
         self.dead_letters.send(
             self.dead_letter_topic,
-            value=message.value(),
+            value=message.value() or b"",
             key=message.key(),
             headers=[
                 ("dmdt.reason", reason.encode()),
-                ("dmdt.topic", message.topic().encode()),
+                ("dmdt.topic", str(message.topic()).encode()),
                 ("dmdt.partition", str(message.partition()).encode()),
                 ("dmdt.offset", str(message.offset()).encode()),
             ],

@@ -1,8 +1,10 @@
 """The stream's default sizes and times, written once: the constructors of
 :mod:`stream` and the ``DMDT_*`` settings (:class:`services.settings.Settings`) read them."""
 
+from typing import Literal
+
 INGEST_BATCH = 500  # most Kafka messages decoded and stored together
-MAGNITUDE = "dc"  # store DC (apparent) magnitudes of ZTF alerts, not difference ones
+MAGNITUDE: Literal["dc", "difference"] = "dc"  # ZTF: store DC (apparent) magnitudes
 FETCH_WAIT_MS = 20  # longest a broker may hold an empty fetch (see stream.kafka)
 MAX_POINTS_PER_BAND = 5_000  # points stored per object and band; later ones are dropped
 WORKER_MAX_BATCH = 64  # most objects in one ONNX run

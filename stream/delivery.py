@@ -8,7 +8,7 @@ so that a step commits offsets, or acknowledges claims, only for output that is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 _DRAIN_S = 0.05
@@ -21,7 +21,17 @@ class DeliveryError(RuntimeError):
 class KafkaProducer(Protocol):
     """The part of ``confluent_kafka.Producer`` a :class:`Delivery` uses."""
 
-    def produce(self, topic: str, **kwargs: Any) -> None: ...
+    def produce(
+        self,
+        topic: str,
+        value: str | bytes | None = None,
+        key: str | bytes | None = None,
+        partition: int = -1,
+        callback: Callable[[Any, Any], None] | None = None,
+        on_delivery: Callable[[Any, Any], None] | None = None,
+        timestamp: int = 0,
+        headers: Any = None,
+    ) -> None: ...
 
     def poll(self, timeout: float) -> int: ...
 

@@ -50,7 +50,7 @@ def binning_study(
     """``{grid: {"shape", "macro_f1", "image_ms", "network_ms"}}`` on the test part;
     ``crts`` is the network already trained on the paper's grid, ``images_by_grid`` the
     images of each part on each of :func:`study_grids` (they do not depend on the seed)."""
-    results = {}
+    results: dict[str, dict[str, float | str]] = {}
     for name, grid in tqdm(study_grids().items(), desc="grids", leave=False):
         images = images_by_grid[name]
         model = (

@@ -76,6 +76,7 @@ def run_experiments(
     if set(only) - set(STUDIES):
         sections |= _shipped_model_sections(data_dir, out_dir, only, split_path, limit)
     if studies:
+        assert split_path is not None  # checked above
         data = StudyData.load(data_dir, Split.load(split_path), per_class, max_epochs)
         sections |= StudyRun(data, out_dir, eros_dir, seeds).sections(studies)
     return _write_report(out_dir, sections)
@@ -149,7 +150,7 @@ def _shipped_model_sections(
     if "errors" in only:
         model = served.default_model
         errors = confident_errors(model, curves, labels, names, GALLERY_SIZE)
-        picture = (
+        gallery = (
             gallery_figure(model, errors, out_dir / "confident_errors.png") if errors else None
         )
         sections["errors"] = [
@@ -164,6 +165,6 @@ def _shipped_model_sections(
                 for e in errors
             ),
             "",
-            f"![errors]({picture.name})" if picture else "(no errors)",
+            f"![errors]({gallery.name})" if gallery else "(no errors)",
         ]
     return sections

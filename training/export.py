@@ -45,6 +45,8 @@ def export_onnx(model: nn.Module, example: dict[str, np.ndarray], path: Path) ->
         dynamo=True,
         verbose=False,
     )
+    if program is None:
+        raise RuntimeError(f"torch.onnx.export returned no program for {path}")
     program.save(str(path))
 
 

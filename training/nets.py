@@ -86,6 +86,9 @@ class DmDtNet(nn.Module):
 
 
 class Hybrid(nn.Module):
+    feature_mean: torch.Tensor  # buffers (saved with the weights, not trained)
+    feature_scale: torch.Tensor
+
     def __init__(
         self,
         shape: tuple[int, int],

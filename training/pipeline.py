@@ -14,6 +14,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -142,7 +143,10 @@ def train(settings: TrainSettings, log=print) -> dict:
         "redrawn within its error bar (Gaussian, sigma = err)",
     }
 
-    report = {"settings": {k: str(v) for k, v in asdict(settings).items()}, "candidates": {}}
+    report: dict[str, Any] = {
+        "settings": {k: str(v) for k, v in asdict(settings).items()},
+        "candidates": {},
+    }
     for architecture in settings.architectures:
         pick = (lambda d: d) if uses_features(architecture) else (lambda d: {"image": d["image"]})
         model = build(architecture, grid.shape, len(CLASSES), stats)

@@ -126,7 +126,7 @@ def predict(model: nn.Module, images: np.ndarray) -> np.ndarray:
     return predict_logits(model, {"image": images}).argmax(axis=1)
 
 
-def macro_f1(truth: Sequence[int], predicted: Sequence[int]) -> float:
+def macro_f1(truth: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray) -> float:
     """Macro-F1 over the classes present in ``truth``."""
     return float(f1_score(truth, predicted, labels=sorted(set(truth)), average="macro"))
 

@@ -147,8 +147,9 @@ def cadence_study(
 
 def _new_head(pretrained: nn.Module, n_classes: int) -> nn.Module:
     model = copy.deepcopy(pretrained).cpu().train()
-    last = model.head[-1]
-    model.head[-1] = nn.Linear(last.in_features, n_classes)
+    head = model.head
+    assert isinstance(head, nn.Sequential) and isinstance(head[-1], nn.Linear)
+    head[-1] = nn.Linear(head[-1].in_features, n_classes)
     return model
 
 

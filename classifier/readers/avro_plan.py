@@ -212,7 +212,7 @@ class ReadPlan:
 def _varint(data, i, n):
     """(zigzag-decoded long, next index); index -1 if the bytes end early."""
     shift = 0
-    result = 0
+    result = np.int64(0)
     while True:
         if i >= n or shift > 63:
             return 0, -1

@@ -96,7 +96,8 @@ def build_curves(
     (line number, candid...) and the reason; bands with fewer than 2 points left are left out.
     Returns ``(curves, rejected)``.
     """
-    curves, rejected = {}, []
+    curves: dict[str, LightCurve] = {}
+    rejected: list[str] = []
     for band, (t, mag, err, where) in rows.items():
         times, mags = np.asarray(t, dtype=np.float64), np.asarray(mag, dtype=np.float64)
         errs = None if err is None else np.asarray(err, dtype=np.float64)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from classifier.readers._text import csv_rows
-from classifier.readers.base import Photometry, ReaderError, build_curves
+from classifier.readers.base import BandColumns, Photometry, ReaderError, build_curves
 
 BANDS = {"B": "b", "R": "r"}
 _COLUMNS = ("time_points", "light_points", "error_points")
@@ -55,7 +55,7 @@ class ErosReader:
                     path, f"expected {len(header)} columns, got {len(row)}", where=f"line {line}"
                 )
             object_id = row[0].strip()
-            per_band = {}
+            per_band: dict[str, BandColumns] = {}
             for band in BANDS:
                 t, mag, err = (
                     _parse_list(path, row[columns[kind, band]], f"line {line}, {kind} {band}")

@@ -64,7 +64,8 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _read_up_to_limit(self, receive: Receive) -> bytes | None:
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":

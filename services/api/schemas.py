@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from classifier.verdict import Verdict
 from stream.results import StreamResult
 
-EXAMPLE_CURVE = {
+EXAMPLE_CURVE: dict[str, JsonValue] = {
     "t": [58464.743, 58465.735, 58470.701, 58478.744, 58488.722],
     "mag": [16.72, 16.75, 16.69, 16.81, 16.77],
     "err": [0.02, 0.02, 0.03, 0.02, 0.02],

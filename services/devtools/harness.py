@@ -51,7 +51,8 @@ def _wait_ready(url: str, children: list[subprocess.Popen], logs: Path) -> None:
     while time.monotonic() < deadline:
         for child in children:
             if child.poll() is not None:
-                raise RuntimeError(f"dmdt {' '.join(child.args[3:])} exited; see {logs}")
+                command = " ".join(map(str, list(child.args)[3:]))  # type: ignore[arg-type]
+                raise RuntimeError(f"dmdt {command} exited; see {logs}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
                 return
