@@ -13,7 +13,8 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md ./
 COPY classifier classifier
-COPY ingest ingest
+COPY stream stream
+COPY sources sources
 COPY services services
 COPY training training
 RUN pip install ".[cpu]"

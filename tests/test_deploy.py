@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import jsonschema
@@ -113,3 +114,12 @@ def test_dockerfile_has_both_targets_a_health_check_and_no_root():
     assert text.count("USER dmdt") == 2 and "COPY models /app/models" in text
     for name, service in DMDT_SERVICES.items():
         assert service["build"]["target"] in stages, name
+
+
+def test_the_image_copies_every_package_the_distribution_installs():
+    """A package missing from the image's COPY lines (as ``stream/`` and ``sources/`` would
+    have been after a move) installs an image whose commands fail to import."""
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {name.rstrip("*") for name in include["packages"]["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    assert packages == copied
