@@ -125,7 +125,10 @@ def bench_ingest(folder: Path, total: int, batch: int = 500) -> None:
     print("|---|---:|---:|---:|")
     rows = [
         ("fastavro.reader, decode only (baseline)", fastavro_s),
-        (f"AlertIngest.handle: decode + store + queue + commit, batches of {batch}", ours_s),
+        (
+            f"lifecycle.handle(AlertIngest): decode + store + queue + commit, batches of {batch}",
+            ours_s,
+        ),
         ("embedded Tansu handing the messages to the consumer (broker ceiling)", fetch_s),
     ]
     for name, seconds in rows:
