@@ -5,7 +5,6 @@ Each service logs its effective settings at start (:meth:`Settings.describe`).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -14,15 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifier.defaults import DEFAULT_MODEL
 from classifier.registry import DEFAULT_MODELS_DIR
+from services.secrets import masked
 from stream import defaults
-
-
-def _masked(value: object) -> object:
-    if isinstance(value, SecretStr):
-        return "***"
-    if isinstance(value, str):
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value)
-    return value
 
 
 class Settings(BaseSettings):
@@ -106,5 +98,8 @@ class Settings(BaseSettings):
         >>> text = Settings(redis_url="redis://user:hunter2@db:6379/0", api_key="k").describe()
         >>> "hunter2" in text, "redis://user:***@db:6379/0" in text, "api_key=***" in text
         (False, True, True)
+        >>> text = Settings(redis_url="redis://u:a@b@db:6379/0?password=c%40d").describe()
+        >>> "a@b" in text or "c%40d" in text, "redis://u:***@db:6379/0?password=***" in text
+        (False, True)
         """
-        return ", ".join(f"{name}={_masked(value)}" for name, value in self.model_dump().items())
+        return ", ".join(f"{name}={masked(value)}" for name, value in self.model_dump().items())
