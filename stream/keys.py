@@ -22,9 +22,23 @@ QUEUE = "{dmdt:queue}"
 CLAIMS_SUFFIX = ":claimed"
 
 
+def hash_tag(object_id: str) -> str:
+    """The object id as a Redis Cluster hash tag: ``%`` and ``}`` percent-encoded, so that
+    the tag is never cut short (an id starting with ``}`` would give the empty tag ``{}``,
+    which Redis ignores, scattering one object's keys over several slots) and two ids never
+    share a key. Ordinary ids (ZTF, LSST, CSS) are unchanged.
+
+    Examples
+    --------
+    >>> hash_tag("ZTF18adljlvp"), hash_tag("}x"), hash_tag("%7Dx")
+    ('{ZTF18adljlvp}', '{%7Dx}', '{%257Dx}')
+    """
+    return "{" + object_id.replace("%", "%25").replace("}", "%7D") + "}"
+
+
 def object_key(object_id: str, *parts: str) -> str:
     """``dmdt:{objectId}:part...``: every key of one object in one hash slot."""
-    return ":".join([PREFIX, f"{{{object_id}}}", *parts])
+    return ":".join([PREFIX, hash_tag(object_id), *parts])
 
 
 def meta(object_id: str) -> str:

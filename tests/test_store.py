@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import redis
 from conftest import reference_counts
+from redis.crc import key_slot
 
 from classifier.grid import DmDtGrid
 from classifier.readers import decode_alerts, read_file
@@ -92,3 +93,19 @@ def test_a_store_on_a_new_grid_rebins_what_the_old_grid_stored(redis_client, sam
     stored = store.load("regrid")["V"]
     assert stored.n_points == len(curve)
     assert np.array_equal(stored.counts, reference_counts(curve.t, curve.mag, finer))
+
+
+def test_every_key_of_an_object_shares_one_cluster_slot_whatever_its_id():
+    """An id starting with '}' once made the empty tag '{}' (keys in several slots, a
+    cross-slot error on Redis Cluster); encoded tags keep one slot and distinct keys."""
+    for object_id in ["ZTF18adljlvp", "}x", "a}b{c", "{", "%7Dx", "x" * 300]:
+        names = [
+            keys.meta(object_id),
+            keys.candids(object_id),
+            keys.bands(object_id),
+            keys.accumulator(object_id, "r"),
+            keys.result(object_id),
+        ]
+        assert len({key_slot(name.encode()) for name in names}) == 1, object_id
+    assert keys.meta("}x") != keys.meta("%7Dx")
+    assert keys.meta("ZTF18adljlvp") == "dmdt:{ZTF18adljlvp}:meta"  # stored layout unchanged
