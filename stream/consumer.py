@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from confluent_kafka import (
@@ -48,6 +48,15 @@ class BatchOutcome:
 def _alert_time(message: Message) -> float:
     kind, millis = message.timestamp()
     return time.time() if kind == TIMESTAMP_NOT_AVAILABLE else millis / 1000.0
+
+
+def _positions(messages: Sequence[Message]) -> Iterator[tuple[tuple[str, int], int]]:
+    """((topic, partition), offset) of each message that is not an error event (errors were
+    counted and logged when the batch was read, and carry no position to commit or seek)."""
+    for m in messages:
+        topic, partition, offset = m.topic(), m.partition(), m.offset()
+        if m.error() is None and topic is not None and partition is not None and offset is not None:
+            yield (topic, partition), offset
 
 
 class AlertIngest:
@@ -89,7 +98,10 @@ class AlertIngest:
         """Commit after the points are safe. A failed commit (the broker unreachable) only
         means these messages may be delivered again, which changes nothing; the next batch's
         commit covers them."""
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self._next_offsets(batch).items()]
+        after: dict[tuple[str, int], int] = {}
+        for key, offset in _positions(batch):
+            after[key] = max(after.get(key, -1), offset + 1)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in after.items()]
         if not offsets:
             return
         try:
@@ -102,10 +114,8 @@ class AlertIngest:
         """Rewind to the batch: it will be read again (every write is idempotent)."""
         metrics.ALERTS_FAILED.labels(reason).inc(len(batch))
         first: dict[tuple[str, int], int] = {}
-        for m in batch:
-            if m.error() is None:  # errors were counted and logged when the batch was read
-                key = (str(m.topic()), int(m.partition() or 0))
-                first[key] = min(first.get(key, int(m.offset() or 0)), int(m.offset() or 0))
+        for key, offset in _positions(batch):
+            first[key] = min(first.get(key, offset), offset)
         for (topic, partition), offset in first.items():
             self.consumer.seek(TopicPartition(topic, partition, offset))
 
@@ -171,7 +181,7 @@ class AlertIngest:
         )
         self.dead_letters.send(
             self.dead_letter_topic,
-            value=message.value() or b"",
+            value=message.value(),
             key=message.key(),
             headers=[
                 ("dmdt.reason", reason.encode()),
@@ -180,14 +190,6 @@ class AlertIngest:
                 ("dmdt.offset", str(message.offset()).encode()),
             ],
         )
-
-    @staticmethod
-    def _next_offsets(messages: Sequence[Message]) -> dict[tuple[str, int], int]:
-        last: dict[tuple[str, int], int] = {}
-        for m in messages:
-            key = (str(m.topic()), int(m.partition() or 0))
-            last[key] = max(last.get(key, -1), int(m.offset() or 0) + 1)
-        return last
 
     def _report_lag(self) -> None:
         now = time.monotonic()

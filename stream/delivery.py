@@ -53,7 +53,7 @@ class Delivery:
     def send(
         self,
         topic: str,
-        value: bytes | str,
+        value: bytes | str | None,
         key: bytes | str | None = None,
         headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> None:

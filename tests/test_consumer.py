@@ -10,6 +10,7 @@ import time
 import fastavro
 import pytest
 import redis
+from confluent_kafka import KafkaError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -45,6 +46,13 @@ class FakeMessage:
 
     def timestamp(self) -> tuple[int, int]:
         return (1, 1_700_000_000_000)
+
+
+class FakeEndOfPartition(FakeMessage):
+    """The event librdkafka hands over at a partition's end: an error, with the end's offset."""
+
+    def error(self):
+        return KafkaError(KafkaError._PARTITION_EOF)
 
 
 class FakeConsumer:
@@ -94,6 +102,15 @@ def test_a_batch_is_committed_after_redis_and_a_bad_message_is_dead_lettered(red
     assert headers["dmdt.reason"] == b"undecodable: not an Avro container file (bad magic bytes)"
     assert headers["dmdt.offset"] == b"8"
     assert redis_client.zscore(keys.QUEUE, "ZTF17aaacxxf") == 1_700_000_000.0
+
+
+def test_an_end_of_partition_event_is_neither_committed_nor_stored(redis_client, samples):
+    good = (samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes()
+    ingest, consumer, producer = _ingest(redis_client)
+    batch = [FakeMessage(good, 7), FakeEndOfPartition(b"", 50, partition=2)]
+    outcome = lifecycle.handle(ingest, batch)
+    assert outcome.stored == 1 and outcome.dead == 0 and producer.sent == []
+    assert consumer.commits == [[(0, 8)]]  # not (2, 51): that would skip partition 2's next
 
 
 def test_a_redis_outage_rewinds_the_batch_and_commits_nothing(samples):
