@@ -61,7 +61,9 @@ class Photometry:
         if not self.curves:
             raise LightCurveError("band", f"{self.object_id} has no band with 2 or more points")
         if band is None:
-            return self.curves[str(scoring_band({b: len(c) for b, c in self.curves.items()}))]
+            chosen = scoring_band({b: len(c) for b, c in self.curves.items()}, min_points=0)
+            assert chosen is not None  # every band is eligible, and there is one
+            return self.curves[chosen]
         if band not in self.curves:
             raise LightCurveError(
                 "band", f"{self.object_id} has no usable band {band!r}; it has {self.bands}"

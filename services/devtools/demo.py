@@ -82,8 +82,9 @@ def _follow_results(settings: Settings, board: ResultBoard, stop: threading.Even
     try:
         while not stop.is_set():
             for message in consumer.consume(200, 0.2):
-                if message.error() is None and message.value() is not None:
-                    board.update(message.value() or b"")
+                value = message.value()
+                if message.error() is None and value is not None:
+                    board.update(value)
     finally:
         consumer.close()
 
