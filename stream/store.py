@@ -17,7 +17,7 @@ not stored, and are counted in the result (``dropped``).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -255,11 +255,12 @@ class ObjectStore:
         """Every stored band of the object (empty when unknown)."""
         return self.load_many([object_id])[0].bands
 
-    def save_results(self, results: Sequence[StreamResult]) -> None:
-        """Write each object's latest classification, in one round trip."""
+    def save_results(self, bodies: Mapping[str, str]) -> None:
+        """Write each object's latest classification (object id -> the
+        :class:`~stream.results.StreamResult` JSON the results topic got), in one round trip."""
         pipe = self.client.pipeline(transaction=False)
-        for result in results:
-            pipe.set(keys.result(result.object_id), result.model_dump_json())
+        for object_id, body in bodies.items():
+            pipe.set(keys.result(object_id), body)
         pipe.execute()
 
     def load_result(self, object_id: str) -> StreamResult | None:

@@ -142,10 +142,9 @@ class ScoringWorker:
     def _publish(self, results: list[StreamResult]) -> None:
         """To the results topic first, delivery confirmed (DeliveryError otherwise), then to
         Redis: an object whose result Redis holds has had it delivered."""
+        bodies = {result.object_id: result.model_dump_json() for result in results}
         if self.results is not None:
-            for result in results:
-                self.results.send(
-                    self.results_topic, key=result.object_id, value=result.model_dump_json()
-                )
+            for object_id, body in bodies.items():
+                self.results.send(self.results_topic, key=object_id, value=body)
             self.results.confirm()
-        self.store.save_results(results)
+        self.store.save_results(bodies)

@@ -13,6 +13,7 @@ from classifier.accumulator import DmDtAccumulator
 from classifier.inference import OnnxClassifier
 from classifier.registry import find_bundle
 from stream import lifecycle
+from stream.results import StreamResult
 from stream.store import StoredObject
 from stream.worker import ScoringWorker
 
@@ -37,8 +38,8 @@ class FakeStore:
     def scored_versions(self, ids):
         return {r.object_id: r.data_version for r in self.saved if r.object_id in ids}
 
-    def save_results(self, results):
-        self.saved.extend(results)
+    def save_results(self, bodies):
+        self.saved.extend(StreamResult.model_validate_json(body) for body in bodies.values())
 
 
 class FakeQueue:
