@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 
 from classifier.inference import OnnxClassifier
 from classifier.model_input import accumulator_inputs
@@ -89,7 +88,7 @@ class ScoringWorker:
         if self.results is not None:
             self.results.producer.flush(10)
 
-    def process(self, batch: Sequence[tuple[str, float]]) -> list[StreamResult]:
+    def process(self, batch: Claims) -> list[StreamResult]:
         """Score a claimed batch of (object id, oldest alert time); returns the new results,
         delivered to the results topic and written to Redis."""
         started = time.time()
