@@ -17,12 +17,12 @@ COPY stream stream
 COPY sources sources
 COPY services services
 COPY training training
-RUN pip install ".[cpu]"
+RUN pip install ".[cpu,lsst]"
 
 FROM build AS build-gpu
 # onnxruntime-gpu with the CUDA and cuDNN libraries from their PyPI wheels (the NVIDIA
 # container toolkit provides the driver); the CPU wheel must not sit beside it
-RUN pip uninstall -y onnxruntime && pip install ".[gpu]" "onnxruntime-gpu[cuda,cudnn]"
+RUN pip uninstall -y onnxruntime && pip install ".[gpu,lsst]" "onnxruntime-gpu[cuda,cudnn]"
 
 FROM ${PYTHON_IMAGE} AS runtime-base
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin dmdt

@@ -42,7 +42,7 @@ from bench.dmdt import curve_of_size, load_curves  # noqa: E402
 from classifier.grid import DmDtGrid  # noqa: E402
 from classifier.lightcurve import LightCurve  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
-from classifier.readers.ztf import BandPoint  # noqa: E402
+from classifier.readers.base import BandPoint  # noqa: E402
 from services.devtools.embedded import EmbeddedKafka, embedded_redis, free_port  # noqa: E402
 from services.devtools.harness import running_service  # noqa: E402
 from sources.replay import replay  # noqa: E402

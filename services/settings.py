@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifier.defaults import DEFAULT_MODEL
+from classifier.readers.lsst_schemas import SchemaCatalog
 from classifier.registry import DEFAULT_MODELS_DIR
 from services.secrets import masked
 from stream import defaults
@@ -39,6 +40,20 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis or Valkey server")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     alert_topic: str = Field("ztf-alerts", description="topic of ZTF Avro alerts")
+    lsst_alert_topic: str | None = Field(
+        None, description="topic of Rubin/LSST alerts, read beside the ZTF one (none: not read)"
+    )
+    lsst_schema_registry: str | None = Field(
+        None, description="Confluent schema registry URL of the Rubin alert schemas"
+    )
+    lsst_schema_dir: Path | None = Field(
+        None,
+        description="folder of Rubin alert schemas (9.0/lsst.v9_0.alert.avsc ...); default: "
+        "those of the installed lsst-alert-packet",
+    )
+    lsst_forced_sources: bool = Field(
+        False, description="LSST: also store prvDiaForcedSources (forced photometry) as points"
+    )
     results_topic: str = Field("dmdt-results", description="topic of classifications (JSON)")
     dead_letter_topic: str = Field(
         "ztf-alerts-dead", description="alerts that could not be decoded or stored, with reason"
@@ -55,7 +70,8 @@ class Settings(BaseSettings):
     )
     magnitude: Literal["dc", "difference"] = Field(
         defaults.MAGNITUDE,
-        description="ingest: store DC (apparent) or positive difference magnitudes",
+        description="ingest: store DC (apparent; LSST scienceFlux) or positive difference "
+        "magnitudes (LSST psfFlux)",
     )
     max_points_per_band: int = Field(
         defaults.MAX_POINTS_PER_BAND,
@@ -84,6 +100,16 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="ingest/worker: Prometheus port (none: no endpoint)"
     )
+
+    @field_validator("lsst_schema_registry", "lsst_schema_dir", "lsst_alert_topic", mode="before")
+    @classmethod
+    def _empty_url_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def lsst_schemas(self) -> SchemaCatalog:
+        """Where Rubin alert schemas come from: the registry, else the folder, else the
+        installed ``lsst-alert-packet``."""
+        return SchemaCatalog.configured(self.lsst_schema_registry, self.lsst_schema_dir)
 
     @field_validator("api_key", mode="before")
     @classmethod

@@ -25,7 +25,7 @@ import redis
 
 from classifier.accumulator import DmDtAccumulator
 from classifier.grid import DmDtGrid
-from classifier.readers.ztf import BandPoint
+from classifier.readers.base import BandPoint
 from stream import keys
 from stream.defaults import MAX_POINTS_PER_BAND
 from stream.results import StreamResult

@@ -9,7 +9,7 @@ from redis.crc import key_slot
 
 from classifier.grid import DmDtGrid
 from classifier.readers import decode_alerts, read_file
-from classifier.readers.ztf import BandPoint
+from classifier.readers.base import BandPoint
 from stream import keys
 from stream.store import ObjectStore
 

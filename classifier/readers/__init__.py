@@ -1,7 +1,8 @@
 """File readers behind one interface: :func:`read_file` detects the format and reads it.
 
-Formats: ZTF alert Avro (``ztf``), EROS-1 (``eros``), Catalina CSS (``css``) and any CSV
-with named columns (``csv``). Each yields :class:`Photometry` records, one per object.
+Formats: Rubin/LSST alerts (``lsst``: Confluent-framed or Avro containers), ZTF alert Avro
+(``ztf``), EROS-1 (``eros``), Catalina CSS (``css``) and any CSV with named columns (``csv``).
+Each yields :class:`Photometry` records, one per object.
 """
 
 from __future__ import annotations
@@ -14,20 +15,29 @@ from classifier.readers.base import Photometry, Reader, ReaderError, UpperLimits
 from classifier.readers.css import CssReader
 from classifier.readers.eros import ErosReader
 from classifier.readers.generic_csv import GenericCsvReader
+from classifier.readers.lsst import LsstAlert, LsstAvroReader, decode_lsst_alerts
+from classifier.readers.lsst_schemas import SchemaCatalog, UnknownSchemaError
 from classifier.readers.ztf import ZtfAlert, ZtfAvroReader, decode_alerts
 
 __all__ = [
-    "Photometry", "Reader", "ReaderError", "UpperLimits", "ZtfAlert", "decode_alerts",
-    "detect_reader", "light_curve_files", "read_file", "reader_names",
+    "LsstAlert", "Photometry", "Reader", "ReaderError", "SchemaCatalog", "UnknownSchemaError",
+    "UpperLimits", "ZtfAlert", "decode_alerts", "decode_lsst_alerts", "detect_reader",
+    "light_curve_files", "read_file", "reader_names",
 ]  # fmt: skip
 
 _HEAD_BYTES = 4096
 SUFFIXES = (".csv", ".csv.gz", ".avro")  # what a folder is searched for
 
 
-def _readers() -> list[Reader]:
-    # Most specific first: a CSS file is also a valid generic CSV.
-    return [ZtfAvroReader(), ErosReader(), CssReader(), GenericCsvReader()]
+def _readers(lsst_schemas: SchemaCatalog | None = None) -> list[Reader]:
+    # Most specific first: a CSS file is also a valid generic CSV, a Rubin container is Avro.
+    return [
+        LsstAvroReader(lsst_schemas),
+        ZtfAvroReader(),
+        ErosReader(),
+        CssReader(),
+        GenericCsvReader(),
+    ]
 
 
 def reader_names() -> list[str]:
@@ -47,10 +57,13 @@ def _head(path: Path) -> bytes:
         ) from None
 
 
-def detect_reader(path: Path | str, format: str | None = None) -> Reader:
-    """The reader for ``path``: the one named by ``format``, else the first that sniffs it."""
+def detect_reader(
+    path: Path | str, format: str | None = None, lsst_schemas: SchemaCatalog | None = None
+) -> Reader:
+    """The reader for ``path``: the one named by ``format``, else the first that sniffs it
+    (``lsst_schemas``: where Rubin alert schemas come from; default the installed package)."""
     path = Path(path)
-    readers = _readers()
+    readers = _readers(lsst_schemas)
     if format is not None:
         for reader in readers:
             if reader.name == format:
@@ -67,10 +80,12 @@ def detect_reader(path: Path | str, format: str | None = None) -> Reader:
     raise ReaderError(path, f"unrecognised format; supported: {reader_names()}")
 
 
-def read_file(path: Path | str, format: str | None = None) -> list[Photometry]:
+def read_file(
+    path: Path | str, format: str | None = None, lsst_schemas: SchemaCatalog | None = None
+) -> list[Photometry]:
     """Every object in ``path`` (format detected unless given)."""
     path = Path(path)
-    return list(detect_reader(path, format).read(path))
+    return list(detect_reader(path, format, lsst_schemas).read(path))
 
 
 def light_curve_files(paths: Iterable[Path]) -> Iterator[Path]:

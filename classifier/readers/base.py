@@ -7,15 +7,57 @@ upper limits (non-detections) kept apart -- a limit is never a magnitude.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 
-from classifier.lightcurve import LightCurve, LightCurveError, invalid_points
+from classifier.lightcurve import (
+    ERR_LIMITS,
+    MAG_LIMITS,
+    TIME_LIMITS,
+    LightCurve,
+    LightCurveError,
+    invalid_points,
+)
 from classifier.selection import scoring_band
+
+UNIX_EPOCH_MJD = 40587.0
+FUTURE_TOLERANCE_DAYS = 1.0  # a point later than now + this is refused (a clock or unit error)
+
+# Which magnitude an alert gives: the star's ("dc": ZTF's rebuilt DC magnitude, LSST's
+# scienceFlux) or the difference image's (ZTF's magpsf, LSST's psfFlux; positive only).
+Magnitude = Literal["dc", "difference"]
+
+
+class BandPoint(NamedTuple):
+    """One usable detection of a band: what the stream stores (``candid``: the survey's
+    detection id)."""
+
+    candid: int
+    mjd: float
+    mag: float
+    err: float
+
+
+def plausible(point: BandPoint) -> bool:
+    """Whether a light curve would accept the point (time, magnitude and error in range)."""
+    return all(
+        low <= value <= high
+        for value, (low, high) in (
+            (point.mjd, TIME_LIMITS),
+            (point.mag, MAG_LIMITS),
+            (point.err, ERR_LIMITS),
+        )
+    )
+
+
+def now_mjd() -> float:
+    """The current time as MJD."""
+    return time.time() / 86400.0 + UNIX_EPOCH_MJD
 
 
 class ReaderError(ValueError):
@@ -95,7 +137,8 @@ def build_curves(
 
     Points with a non-finite or implausible value (real files carry sentinels such as
     CSS's ``MJD = -2409998.5``) are left out and reported, one line each, with ``where``
-    (line number, candid...) and the reason; bands with fewer than 2 points left are left out.
+    (line number, candid...) and the reason; bands with fewer than 2 points left are left out
+    (a band of 1 point is reported too).
     Returns ``(curves, rejected)``.
     """
     curves: dict[str, LightCurve] = {}
@@ -112,4 +155,6 @@ def build_curves(
             errs = None if errs is None else errs[keep]
         if len(times) >= 2:
             curves[band] = LightCurve(times, mags, errs, band=band, object_id=object_id)
+        elif len(times) == 1:
+            rejected.append(f"band {band}: 1 valid point; a light curve needs 2 or more")
     return curves, tuple(rejected)

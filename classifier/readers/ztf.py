@@ -21,35 +21,33 @@ from __future__ import annotations
 
 import json
 import math
-import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, NamedTuple
 
 import numpy as np
 
-from classifier.lightcurve import ERR_LIMITS, MAG_LIMITS, TIME_LIMITS
+from classifier.readers.avro_container import MAGIC as AVRO_MAGIC
+from classifier.readers.avro_container import read_container
 from classifier.readers.avro_plan import NULL_INT, FieldSpec, ReadPlan
 from classifier.readers.base import (
+    FUTURE_TOLERANCE_DAYS,
     BandColumns,
+    BandPoint,
+    Magnitude,
     Photometry,
     ReaderError,
     UpperLimits,
     build_curves,
+    now_mjd,
+    plausible,
 )
 
-AVRO_MAGIC = b"Obj\x01"
 JD_TO_MJD = 2_400_000.5
 FILTERS = {1: "g", 2: "r", 3: "i"}
 MAX_DISTNR = 1.4
-UNIX_EPOCH_MJD = 40587.0
-FUTURE_TOLERANCE_DAYS = 1.0  # a point later than now + this is refused (a clock or unit error)
 _FLUX = 0.4 * math.log(10.0)  # d(flux)/flux per magnitude
-
-Magnitude = Literal["dc", "difference"]
 
 
 @dataclass(frozen=True)
@@ -67,15 +65,6 @@ class ZtfDetection:
     distnr: float | None
     dc_mag: float | None
     dc_err: float | None
-
-
-class BandPoint(NamedTuple):
-    """One usable detection of a band: what the stream stores."""
-
-    candid: int
-    mjd: float
-    mag: float
-    err: float
 
 
 @dataclass(frozen=True)
@@ -114,17 +103,6 @@ def dc_magnitude(
     return -2.5 * math.log10(total), error
 
 
-def _plausible(point: BandPoint) -> bool:
-    return all(
-        low <= value <= high
-        for value, (low, high) in (
-            (point.mjd, TIME_LIMITS),
-            (point.mag, MAG_LIMITS),
-            (point.err, ERR_LIMITS),
-        )
-    )
-
-
 def _grouped(points: Iterator[tuple[str, BandPoint]]) -> dict[str, list[BandPoint]]:
     per_band: dict[str, list[BandPoint]] = {}
     for band, point in points:
@@ -155,7 +133,7 @@ class ZtfAlert:
         DC magnitudes where valid (default), or difference magnitudes of positive detections.
         A point a light curve would reject (e.g. a DC error above 10 mag when the difference
         flux nearly cancels the reference) is left out."""
-        return _grouped((b, p) for b, p in self._points(magnitude) if _plausible(p))
+        return _grouped((b, p) for b, p in self._points(magnitude) if plausible(p))
 
     def photometry(self, magnitude: Magnitude = "dc") -> Photometry:
         """Per-band curves of DC magnitudes (default) or positive difference magnitudes."""
@@ -200,59 +178,12 @@ _POINT_FIELDS = frozenset(
 )
 
 
-def _zigzag(data: bytes, i: int) -> tuple[int, int]:
-    """An Avro long at ``data[i:]``: (value, next index)."""
-    shift = result = 0
-    while True:
-        byte = data[i]
-        i += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return (result >> 1) ^ -(result & 1), i
-        shift += 7
-
-
-def _container(data: bytes) -> tuple[dict[str, bytes], list[tuple[int, bytes]]]:
-    """Header metadata and ``(record count, block bytes)`` of an Avro object container."""
-    i, meta = 4, {}
-    while True:
-        n, i = _zigzag(data, i)
-        if n == 0:
-            break
-        if n < 0:  # a block given with its byte size
-            n = -n
-            _, i = _zigzag(data, i)
-        for _ in range(n):
-            size, i = _zigzag(data, i)
-            key = data[i : i + size].decode()
-            i += size
-            size, i = _zigzag(data, i)
-            meta[key] = data[i : i + size]
-            i += size
-    sync = data[i : i + 16]
-    i += 16
-    blocks = []
-    while i < len(data):
-        count, i = _zigzag(data, i)
-        size, i = _zigzag(data, i)
-        blocks.append((count, data[i : i + size]))
-        i += size
-        if data[i : i + 16] != sync:
-            raise ValueError("a block does not end with the file's sync marker")
-        i += 16
-    return meta, blocks
-
-
 _SPEC = FieldSpec(
     top=frozenset({"objectId", "schemavsn"}),
     nested=frozenset({"candidate"}),
     row_arrays=frozenset({"prv_candidates"}),
     row_fields=_POINT_FIELDS,
 )
-
-
-def _now_mjd() -> float:
-    return time.time() / 86400.0 + UNIX_EPOCH_MJD
 
 
 def _where(row: int) -> str:
@@ -369,14 +300,10 @@ def decode_alerts(data: bytes) -> list[ZtfAlert]:
     if not data.startswith(AVRO_MAGIC):
         raise ValueError("not an Avro container file (bad magic bytes)")
     try:
-        meta, blocks = _container(data)
-        reading = _reading(meta["avro.schema"])
-        codec = meta.get("avro.codec", b"null")
-        if codec not in (b"null", b"deflate"):
-            raise ValueError(f"unsupported codec {codec.decode()!r}")
+        container = read_container(data)
+        reading = _reading(container.schema)
         rows = []
-        for count, block in blocks:
-            body = zlib.decompress(block, -15) if codec == b"deflate" else block
+        for count, body in container.blocks:
             array = np.frombuffer(body, dtype=np.uint8)
             position = 0
             for _ in range(count):
@@ -386,7 +313,7 @@ def decode_alerts(data: bytes) -> list[ZtfAlert]:
         raise ValueError(f"corrupt Avro container: {type(error).__name__}: {error}") from None
     if not rows:
         raise ValueError("Avro container holds no alert")
-    latest_mjd = _now_mjd() + FUTURE_TOLERANCE_DAYS  # later points are refused
+    latest_mjd = now_mjd() + FUTURE_TOLERANCE_DAYS  # later points are refused
     return [reading.alert(*row, latest_mjd) for row in rows]
 
 

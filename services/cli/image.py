@@ -17,6 +17,7 @@ from classifier.normalise import NORMALISATIONS, Normalisation
 from classifier.readers import Photometry, read_file, reader_names
 from classifier.render import render_png
 from services.cli.errors import UsageError
+from services.settings import Settings
 
 OUTPUT_SUFFIXES = (".png", ".json", ".npy")
 COLORBAR_LABELS = {
@@ -82,7 +83,7 @@ def image_command(
     object_id: str | None,
     file_format: str | None,
 ) -> Path:
-    objects = read_file(path, file_format)
+    objects = read_file(path, file_format, Settings().lsst_schemas())
     curve = choose_curve(objects, object_id, band)
     result = DmDtImage.of(curve, DmDtGrid.preset(bins), norm)
     survey = next(p.survey for p in objects if p.object_id == curve.object_id)

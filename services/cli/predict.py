@@ -18,10 +18,17 @@ from tqdm import tqdm
 
 from classifier.defaults import DEFAULT_MODEL
 from classifier.lightcurve import LightCurve
-from classifier.readers import ReaderError, light_curve_files, read_file
+from classifier.readers import (
+    Photometry,
+    ReaderError,
+    SchemaCatalog,
+    light_curve_files,
+    read_file,
+)
 from classifier.registry import find_bundle
 from classifier.selection import too_few_points
 from classifier.verdict import classify_curves
+from services.settings import Settings
 
 if TYPE_CHECKING:  # onnxruntime loads only when a command classifies
     from classifier.inference import OnnxClassifier
@@ -29,9 +36,20 @@ if TYPE_CHECKING:  # onnxruntime loads only when a command classifies
 BATCH = 256
 
 
-def _rows_for_file(path: Path, min_points: int) -> Iterator[tuple[dict, LightCurve | None]]:
+def _no_curve(photometry: Photometry, shown: int = 3) -> str:
+    """Why an object has no curve, with the reader's first notes (points left out, bands
+    too short)."""
+    notes = list(photometry.rejected[:shown])
+    if len(photometry.rejected) > shown:
+        notes.append(f"{len(photometry.rejected) - shown} more")
+    return "no band with 2 or more valid points" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _rows_for_file(
+    path: Path, min_points: int, lsst_schemas: SchemaCatalog | None
+) -> Iterator[tuple[dict, LightCurve | None]]:
     try:
-        objects = read_file(path)
+        objects = read_file(path, lsst_schemas=lsst_schemas)
     except ReaderError as error:
         yield {"path": str(path), "error": error.reason}, None
         return
@@ -41,7 +59,7 @@ def _rows_for_file(path: Path, min_points: int) -> Iterator[tuple[dict, LightCur
                 {
                     "path": str(path),
                     "object_id": photometry.object_id,
-                    "error": "no band with 2 or more valid points",
+                    "error": _no_curve(photometry),
                 },
                 None,
             )
@@ -58,7 +76,12 @@ def _rows_for_file(path: Path, min_points: int) -> Iterator[tuple[dict, LightCur
                 yield row, curve
 
 
-def predict_files(model: OnnxClassifier, paths: list[Path], out: TextIO) -> tuple[int, int]:
+def predict_files(
+    model: OnnxClassifier,
+    paths: list[Path],
+    out: TextIO,
+    lsst_schemas: SchemaCatalog | None = None,
+) -> tuple[int, int]:
     """Write the CSV to ``out``; returns (rows classified, rows with an error)."""
     classes = model.bundle.card.classes
     columns = [
@@ -96,7 +119,7 @@ def predict_files(model: OnnxClassifier, paths: list[Path], out: TextIO) -> tupl
     for path in tqdm(
         files, desc="classifying", unit="file", file=sys.stderr, disable=len(files) < 20
     ):
-        for row, curve in _rows_for_file(path, model.bundle.card.min_points):
+        for row, curve in _rows_for_file(path, model.bundle.card.min_points, lsst_schemas):
             if curve is None:
                 writer.writerow(row)
                 counts[1] += 1
@@ -128,11 +151,12 @@ def run(args: argparse.Namespace) -> None:
     from classifier.inference import OnnxClassifier  # noqa: PLC0415 - onnxruntime loads slowly
 
     classifier = OnnxClassifier(find_bundle(args.model))
+    schemas = Settings().lsst_schemas()
     if args.out is None:
-        done, failed = predict_files(classifier, args.paths, sys.stdout)
+        done, failed = predict_files(classifier, args.paths, sys.stdout, schemas)
     else:
         with open(args.out, "w", newline="") as handle:
-            done, failed = predict_files(classifier, args.paths, handle)
+            done, failed = predict_files(classifier, args.paths, handle, schemas)
     print(
         f"{done} curves classified, {failed} rows with an error "
         f"(model {classifier.bundle.name}, {classifier.provider})",
