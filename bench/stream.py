@@ -49,6 +49,7 @@ from sources.replay import replay  # noqa: E402
 from sources.ztf_alerts import curve_alerts  # noqa: E402
 from stream import keys, lifecycle  # noqa: E402
 from stream.consumer import AlertIngest  # noqa: E402
+from stream.decoders import ZtfDecoder  # noqa: E402
 from stream.kafka import consumer_config, ensure_topics, producer_config  # noqa: E402
 from stream.scoring_queue import ScoringQueue  # noqa: E402
 from stream.store import ObjectStore  # noqa: E402
@@ -108,7 +109,7 @@ def bench_ingest(folder: Path, total: int, batch: int = 500) -> None:
             Producer(producer_config(kafka.bootstrap)),
             ObjectStore(client, GRID),
             ScoringQueue(client),
-            "alerts",
+            {"alerts": ZtfDecoder()},
             "dead",
         )
         ingest.consumer.subscribe(["alerts"])

@@ -1,8 +1,11 @@
 """Produce alerts to Kafka: alert files as they are, survey light curves as alert streams.
 
-Used by ``dmdt replay`` (tests, demos, backfills) and by the demo. Messages are keyed by
-object id (so one object's alerts stay in order on one partition); a file that cannot be
-decoded is still sent, unkeyed, so that replaying a bad file exercises the dead-letter path.
+Used by ``dmdt replay`` (tests, demos, backfills) and by the demo. Light curves become
+ZTF-like alerts (:mod:`sources.ztf_alerts`) or, given an
+:class:`~sources.lsst_alerts.LsstAlertWriter`, Rubin alerts (:mod:`sources.lsst_alerts`).
+Messages are keyed by object id (so one object's alerts stay in order on one partition); a
+file that cannot be decoded is still sent, unkeyed, so that replaying a bad file exercises
+the dead-letter path.
 """
 
 from __future__ import annotations
@@ -13,44 +16,65 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from classifier.readers import read_file
-from classifier.readers.ztf import AVRO_MAGIC, decode_alerts
-from sources.ztf_alerts import SurveyAlert, curve_alerts
+from classifier.readers.avro_container import MAGIC as AVRO_MAGIC
+from classifier.readers.lsst import decode_lsst_alerts, is_lsst_packet
+from classifier.readers.ztf import decode_alerts
+from sources import lsst_alerts, ztf_alerts
+from sources.lsst_alerts import LsstAlertWriter
+from sources.ztf_alerts import SurveyAlert
 from stream.delivery import Delivery, KafkaProducer
 
 Message = tuple[str | None, bytes]
 
 
-def alert_file_message(path: Path) -> Message:
-    """An Avro alert file as one message, keyed by its object id when it decodes."""
+def alert_file_message(path: Path, lsst: LsstAlertWriter | None = None) -> Message:
+    """An alert file (ZTF or Rubin) as one message, keyed by its object id when it decodes."""
     data = path.read_bytes()
     try:
-        key = decode_alerts(data)[0].object_id
+        if is_lsst_packet(data[:4096]):
+            key = decode_lsst_alerts(data, lsst.catalog if lsst else None)[0].object_id
+        else:
+            key = decode_alerts(data)[0].object_id
     except ValueError:
         key = None
     return key, data
 
 
-def curve_file_alerts(path: Path, band: str = "r") -> Iterator[SurveyAlert]:
-    """Each object of a light-curve file (the band the band rule picks) as an alert stream;
-    object ids are ``CSS<id>`` for Catalina files, the file's id otherwise."""
+def _is_alert_file(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    return head.startswith(AVRO_MAGIC) or is_lsst_packet(head)
+
+
+def curve_file_alerts(
+    path: Path, band: str = "r", lsst: LsstAlertWriter | None = None
+) -> Iterator[SurveyAlert]:
+    """Each object of a light-curve file (the band the band rule picks) as an alert stream:
+    ZTF-like, or Rubin alerts with ``lsst``; object ids are ``CSS<id>`` for Catalina files
+    (``LSST:<id>`` as Rubin alerts), the file's id otherwise."""
     for photometry in read_file(path):
         if not photometry.curves:
             continue
         curve = photometry.curve()
         prefix = "CSS" if photometry.survey == "CSS" else ""
-        yield from curve_alerts(curve, f"{prefix}{photometry.object_id}", band)
+        object_id = f"{prefix}{photometry.object_id}"
+        if lsst is None:
+            yield from ztf_alerts.curve_alerts(curve, object_id, band)
+        else:
+            yield from lsst_alerts.curve_alerts(curve, object_id, lsst, band)
 
 
-def survey_messages(paths: Iterable[Path]) -> Iterator[Message]:
-    """Alert files as they are, then every light-curve file's alerts merged in time order."""
+def survey_messages(
+    paths: Iterable[Path], lsst: LsstAlertWriter | None = None
+) -> Iterator[Message]:
+    """Alert files as they are, then every light-curve file's alerts merged in time order
+    (as Rubin alerts when ``lsst`` is given)."""
     streams = []
     for path in paths:
-        with path.open("rb") as handle:
-            is_avro = handle.read(4) == AVRO_MAGIC
-        if is_avro:
-            yield alert_file_message(path)
+        if _is_alert_file(path):
+            yield alert_file_message(path, lsst)
         else:
-            streams.append(curve_file_alerts(path))
+            streams.append(curve_file_alerts(path, lsst=lsst))
     for alert in heapq.merge(*streams, key=lambda a: a.mjd):
         yield alert.object_id, alert.packet
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from confluent_kafka import (
@@ -27,9 +27,9 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from classifier.readers.ztf import Magnitude, decode_alerts
 from stream import metrics
-from stream.defaults import INGEST_BATCH, MAGNITUDE
+from stream.decoders import AlertDecoder
+from stream.defaults import INGEST_BATCH
 from stream.delivery import Delivery
 from stream.scoring_queue import ScoringQueue
 from stream.store import AlertPoints, ObjectStore
@@ -60,7 +60,8 @@ def _positions(messages: Sequence[Message]) -> Iterator[tuple[tuple[str, int], i
 
 
 class AlertIngest:
-    """One consumer-group member: reads ``topic``, writes Redis, queues objects to score."""
+    """One consumer-group member: reads the alert topics (each with its survey's decoder),
+    writes Redis, queues objects to score."""
 
     name = "ingest"
 
@@ -70,9 +71,8 @@ class AlertIngest:
         dead_letters: Producer,
         store: ObjectStore,
         queue: ScoringQueue,
-        topic: str,
+        decoders: Mapping[str, AlertDecoder],
         dead_letter_topic: str,
-        magnitude: Magnitude = MAGNITUDE,
         batch_size: int = INGEST_BATCH,
         poll_s: float = 0.02,
     ) -> None:
@@ -80,9 +80,8 @@ class AlertIngest:
         self.dead_letters = Delivery(dead_letters)
         self.store = store
         self.queue = queue
-        self.topic = topic
+        self.decoders = dict(decoders)
         self.dead_letter_topic = dead_letter_topic
-        self.magnitude: Magnitude = magnitude
         self.batch_size = batch_size
         self.poll_s = poll_s
         self._subscribed = False
@@ -90,7 +89,7 @@ class AlertIngest:
 
     def take(self) -> list[Message] | None:
         if not self._subscribed:
-            self.consumer.subscribe([self.topic])
+            self.consumer.subscribe(sorted(self.decoders))
             self._subscribed = True
         return self.consumer.consume(self.batch_size, self.poll_s) or None
 
@@ -134,16 +133,22 @@ class AlertIngest:
         data = [m for m in batch if not self._is_error(m)]
         metrics.ALERTS_CONSUMED.inc(len(data))
         for message in data:
+            decoder = self.decoders[str(message.topic())]
             try:
-                decoded = decode_alerts(message.value() or b"")
+                decoded = decoder(message.value() or b"")
             except ValueError as error:
                 self._dead_letter(message, f"undecodable: {error}")
                 outcome.dead += 1
                 continue
             when = _alert_time(message)
             for decoded_alert in decoded:
+                for reason, n in decoded_alert.skipped_points.items():
+                    metrics.POINTS_SKIPPED.labels(decoder.survey, reason).inc(n)
+                if decoded_alert.skipped_alert is not None:
+                    metrics.ALERTS_SKIPPED.labels(decoder.survey, decoded_alert.skipped_alert).inc()
+                    continue
                 oid = decoded_alert.object_id
-                alerts.append(AlertPoints(oid, decoded_alert.band_points(self.magnitude), when))
+                alerts.append(AlertPoints(oid, decoded_alert.band_points, when))
                 outcome.objects[oid] = min(outcome.objects.get(oid, when), when)
         for result in self.store.add_alerts(alerts):
             for band, n in result.new_points.items():

@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar
 
 import redis
 
+from classifier.readers.lsst_schemas import SchemaRegistryError
 from stream import metrics
 from stream.delivery import DeliveryError
 from stream.store import StoreConflictError
@@ -33,6 +34,7 @@ INFRASTRUCTURE_ERRORS: dict[type[Exception], str] = {
     redis.TimeoutError: "redis",
     StoreConflictError: "redis",
     DeliveryError: "kafka",
+    SchemaRegistryError: "schema-registry",
 }
 _CAUGHT = tuple(INFRASTRUCTURE_ERRORS)
 

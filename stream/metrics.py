@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dmdt.provider")
 
-ALERTS_CONSUMED = Counter("dmdt_alerts_consumed_total", "Kafka messages read from the alert topic")
+ALERTS_CONSUMED = Counter("dmdt_alerts_consumed_total", "Kafka messages read from the alert topics")
 ALERTS_STORED = Counter(
     "dmdt_alerts_stored_total", "alerts whose points are safe in Redis (new or already known)"
 )
@@ -21,6 +21,16 @@ ALERTS_FAILED = Counter(
 )
 DEAD_LETTERS = Counter("dmdt_dead_letters_total", "messages sent to the dead-letter topic")
 POINTS_STORED = Counter("dmdt_points_stored_total", "new detections stored, by band", ["band"])
+POINTS_SKIPPED = Counter(
+    "dmdt_points_skipped_total",
+    "points of a decoded alert not usable as magnitudes (missing or non-positive flux...)",
+    ["survey", "reason"],
+)
+ALERTS_SKIPPED = Counter(
+    "dmdt_alerts_skipped_total",
+    "decoded alerts with nothing to store for a known reason (solar-system sources)",
+    ["survey", "reason"],
+)
 POINTS_DROPPED = Counter(
     "dmdt_points_dropped_total", "detections not stored: their band is at its cap", ["band"]
 )

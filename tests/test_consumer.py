@@ -15,16 +15,21 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from classifier.grid import DmDtGrid
+from classifier.lightcurve import LightCurve
+from classifier.readers import SchemaCatalog
+from sources.lsst_alerts import LsstAlertWriter, curve_alerts
 from sources.ztf_alerts import encode
 from stream import keys, lifecycle
 from stream.consumer import AlertIngest
+from stream.decoders import LsstDecoder, ZtfDecoder
 from stream.scoring_queue import ScoringQueue
 from stream.store import ObjectStore
 
 
 class FakeMessage:
-    def __init__(self, value: bytes, offset: int, partition: int = 0) -> None:
+    def __init__(self, value: bytes, offset: int, partition: int = 0, topic: str = "alerts"):
         self._value, self._offset, self._partition = value, offset, partition
+        self._topic = topic
 
     def error(self):
         return None
@@ -36,7 +41,7 @@ class FakeMessage:
         return b"k"
 
     def topic(self) -> str:
-        return "alerts"
+        return self._topic
 
     def partition(self) -> int:
         return self._partition
@@ -82,8 +87,9 @@ class FakeProducer:
 def _ingest(client: redis.Redis) -> tuple[AlertIngest, FakeConsumer, FakeProducer]:
     consumer, producer = FakeConsumer(), FakeProducer()
     grid = DmDtGrid.preset("crts")
+    decoders = {"alerts": ZtfDecoder(), "lsst-alerts": LsstDecoder(SchemaCatalog.configured())}
     ingest = AlertIngest(
-        consumer, producer, ObjectStore(client, grid), ScoringQueue(client), "alerts", "dead"
+        consumer, producer, ObjectStore(client, grid), ScoringQueue(client), decoders, "dead"
     )
     return ingest, consumer, producer
 
@@ -215,3 +221,93 @@ def test_an_enormous_history_is_capped_per_band(redis_client, samples):
     assert time.perf_counter() - started < 60  # bounded work, not 2e8 pairs
     stored = ingest.store.load("ZTF17aaacxxf")
     assert max(acc.n_points for acc in stored.values()) == 500
+
+
+LSST_CURVE = LightCurve([60000.0, 60001.5, 60003.0], [17.0, 17.4, 17.2], [0.02, 0.03, 0.02])
+
+
+def _lsst_alert(**changes: object) -> bytes:
+    """The last LSST alert of a 3-point curve (2 points of history), its diaSource changed."""
+    writer = LsstAlertWriter(SchemaCatalog.configured(), "11.0")
+    *_, last = curve_alerts(LSST_CURVE, "CSS42", writer)
+    record = fastavro.schemaless_reader(io.BytesIO(last.packet[5:]), writer.parsed)
+    record["diaSource"] = {**record["diaSource"], **changes}
+    buffer = io.BytesIO()
+    buffer.write(last.packet[:5])
+    fastavro.schemaless_writer(buffer, writer.parsed, record)
+    return buffer.getvalue()
+
+
+def _lsst_poison(kind: str) -> bytes:
+    good = _lsst_alert()
+    return {
+        "truncated": lambda: good[:-40],
+        "wrong magic byte": lambda: b"\x01" + good[1:],
+        "unknown schema id": lambda: good[:1] + (4242).to_bytes(4, "big") + good[5:],
+        "NaN flux": lambda: _lsst_alert(psfFlux=float("nan")),
+        "no object id": lambda: _lsst_alert(diaObjectId=None),
+        "future time": lambda: _lsst_alert(midpointMjdTai=time.time() / 86400 + 40590.0),
+        "bad band": lambda: _lsst_alert(band="q"),
+    }[kind]()
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("truncated", "corrupt alert body (schema v11.0)"),
+        ("wrong magic byte", "not a Rubin alert: byte 0 is 0x01"),
+        ("unknown schema id", "schema id 4242 (Rubin alert schema v42.42) is not in"),
+        ("NaN flux", "diaSource.psfFlux: missing or not finite (None)"),
+        ("no object id", "diaSource: no diaObjectId and no ssObjectId"),
+        ("future time", "is in the future"),
+        ("bad band", "diaSource.band: 'q' is not one of"),
+    ],
+)
+def test_lsst_poison_goes_to_the_dead_letter_topic_and_the_stream_goes_on(
+    redis_client, kind, reason
+):
+    ingest, consumer, producer = _ingest(redis_client)
+    poison = _lsst_poison(kind)
+    outcome = lifecycle.handle(
+        ingest,
+        [
+            FakeMessage(poison, 1, topic="lsst-alerts"),
+            FakeMessage(_lsst_alert(), 2, topic="lsst-alerts"),
+        ],
+    )
+    assert outcome.dead == 1 and outcome.stored == 1
+    ((_, value, headers),) = producer.sent
+    assert reason in headers["dmdt.reason"].decode()
+    assert headers["dmdt.topic"] == b"lsst-alerts" and value == poison
+    assert consumer.commits == [[(0, 3)]]
+    assert redis_client.scard(keys.candids("LSST:42")) == 3
+
+
+def test_each_topic_is_read_with_its_survey_and_ids_never_collide(redis_client, samples):
+    ztf = (samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes()
+    ingest, _, producer = _ingest(redis_client)
+    outcome = lifecycle.handle(
+        ingest,
+        [FakeMessage(ztf, 1), FakeMessage(_lsst_alert(), 1, topic="lsst-alerts")],
+    )
+    assert outcome.dead == 0 and producer.sent == []
+    assert set(outcome.objects) == {"ZTF17aaacxxf", "LSST:42"}
+    schema, record = _sample_record(samples)
+    lsst_named = _encoded(schema, {**record, "objectId": "LSST:42"})
+    lifecycle.handle(ingest, [FakeMessage(lsst_named, 2)])
+    ((_, _, headers),) = producer.sent
+    assert b"':' is reserved for survey prefixes" in headers["dmdt.reason"]
+    assert redis_client.scard(keys.candids("LSST:42")) == 3  # the ZTF message changed nothing
+
+
+def test_a_solar_system_alert_is_skipped_and_counted_not_dead_lettered(redis_client):
+    from stream import metrics  # noqa: PLC0415
+
+    skipped = metrics.ALERTS_SKIPPED.labels("lsst", "solar-system")
+    before = skipped._value.get()
+    ingest, consumer, producer = _ingest(redis_client)
+    alert = _lsst_alert(diaObjectId=None, ssObjectId=123)
+    outcome = lifecycle.handle(ingest, [FakeMessage(alert, 4, topic="lsst-alerts")])
+    assert outcome.dead == 0 and producer.sent == [] and outcome.objects == {}
+    assert skipped._value.get() == before + 1
+    assert consumer.commits == [[(0, 5)]]

@@ -27,6 +27,7 @@ from services.api.app import create_app
 from services.cli.ingest import build_ingest
 from services.cli.worker import build_worker
 from services.settings import Settings
+from sources.lsst_alerts import LsstAlertWriter
 from sources.replay import replay, survey_messages
 from stream import keys, lifecycle
 from stream.kafka import consumer_config, producer_config
@@ -72,6 +73,7 @@ def stream(kafka_bootstrap, redis_url, redis_client):
         kafka_bootstrap=kafka_bootstrap,
         redis_url=redis_url,
         alert_topic=f"alerts-{run}",
+        lsst_alert_topic=f"lsst-{run}",
         results_topic=f"results-{run}",
         dead_letter_topic=f"dead-{run}",
         consumer_group=f"ingest-{run}",
@@ -164,3 +166,49 @@ def test_alerts_in_classifications_out(stream, samples, redis_client):
         assert _snapshot(redis_client, object_id) == snapshot
         images = app.get(f"/objects/{object_id}", params={"images": True}).json()["images"]
         assert set(images) == {"r"} and set(images["r"]["subtracted"])
+
+
+def _final_state(app: TestClient, object_id: str) -> dict:
+    return _wait(
+        lambda: (
+            (body := app.get(f"/objects/{object_id}").json()).get("result")
+            and body["result"]["data_version"] == body["data_version"]
+            and body
+        ),
+        f"the final classification of {object_id}",
+    )
+
+
+def test_an_lsst_topic_beside_the_ztf_one(stream, samples, redis_client):
+    """The same star as ZTF-like and as Rubin alerts: two objects, one answer; the real Rubin
+    alert stored with its one point; a poison Rubin message dead-lettered with its reason."""
+    settings = stream
+    assert settings.lsst_alert_topic is not None
+    css = samples / "css_1001006032764-RRab.csv"
+    real = samples / "lsst_v9.0_7912941781254298.avro"
+    writer = LsstAlertWriter(settings.lsst_schemas(), "10.0")
+    lsst = [*survey_messages([real, css], writer), ("poison", b"\x00\x00\x00\x10\x92junk")]
+    producer = Producer(producer_config(settings.kafka_bootstrap))
+    before = _stored_alerts()
+    replay(producer, settings.alert_topic, survey_messages([css]))
+    replay(producer, settings.lsst_alert_topic, lsst)
+    n_css = len(read_file(css)[0].curve())
+    _wait(lambda: _stored_alerts() - before >= 2 * n_css + 1, "both streams to be stored")
+
+    (dead,) = _read_topic(settings.kafka_bootstrap, settings.dead_letter_topic, len)
+    headers = dict(dead.headers())
+    assert headers["dmdt.topic"] == settings.lsst_alert_topic.encode()
+    assert headers["dmdt.reason"].startswith(b"undecodable: schema id 4242 (Rubin alert schema")
+    assert dead.value() == lsst[-1][1] and dead.key() == b"poison"
+
+    app = TestClient(create_app(settings))
+    with app:
+        ztf_state = _final_state(app, "CSS1001006032764")
+        lsst_state = _final_state(app, "LSST:1001006032764")
+        assert ztf_state["points_per_band"] == lsst_state["points_per_band"] == {"r": n_css}
+        ztf_result, lsst_result = ztf_state["result"], lsst_state["result"]
+        assert ztf_result["label"] == lsst_result["label"]
+        for name, p in ztf_result["probabilities"].items():
+            assert lsst_result["probabilities"][name] == pytest.approx(p, abs=1e-4)
+        one_point = app.get("/objects/LSST:7912941781254298").json()
+        assert one_point["points_per_band"] == {"r": 1}

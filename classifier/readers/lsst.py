@@ -117,14 +117,14 @@ class LsstSource:
             return f"{name} missing"
         if not flux > 0.0 or not err > 0.0:
             return f"{name} not positive"
-        return -2.5 * math.log10(flux) + AB_ZERO_POINT_NJY, _MAG_PER_FLUX * err / flux
+        return flux_to_ab(flux), _MAG_PER_FLUX * err / flux
 
 
 def flux_to_ab(flux_njy: float) -> float:
     """AB magnitude of a flux in nJy.
 
-    >>> round(flux_to_ab(3631e9), 6)  # the AB zero point, 3631 Jy
-    0.0
+    >>> round(flux_to_ab(1e9), 2), round(flux_to_ab(3631e9), 3) + 0  # 1 Jy; 3631 Jy, AB's zero
+    (8.9, 0.0)
     """
     return -2.5 * math.log10(flux_njy) + AB_ZERO_POINT_NJY
 

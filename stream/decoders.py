@@ -1,0 +1,80 @@
+"""What ingest takes from an alert message: one decoder per survey, chosen per topic.
+
+A decoder turns one Kafka message into :class:`DecodedAlert` records (object id, points per
+band, the points it skipped by reason), or raises ``ValueError`` for a message that cannot be
+decoded (it is dead-lettered). An alert with nothing to store for a known reason (a Rubin
+solar-system source) is not an error: it comes back with ``skipped_alert`` set.
+
+Object ids never collide between surveys: LSST objects are ``LSST:<diaObjectId>``, and a
+ZTF ``objectId`` containing ``:`` is refused.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from classifier.readers.base import BandPoint, Magnitude
+from classifier.readers.lsst import decode_lsst_alerts
+from classifier.readers.lsst_schemas import SchemaCatalog
+from classifier.readers.ztf import decode_alerts
+from stream.defaults import MAGNITUDE
+
+SURVEY_SEPARATOR = ":"
+
+
+@dataclass(frozen=True)
+class DecodedAlert:
+    """One alert's object and usable points (``skipped_alert``: why there are none)."""
+
+    object_id: str
+    band_points: dict[str, list[BandPoint]]
+    skipped_points: Counter[str] = field(default_factory=Counter)
+    skipped_alert: str | None = None
+
+
+class AlertDecoder(Protocol):
+    survey: ClassVar[str]
+
+    def __call__(self, data: bytes) -> list[DecodedAlert]: ...
+
+
+@dataclass(frozen=True)
+class ZtfDecoder:
+    """ZTF Avro containers (:mod:`classifier.readers.ztf`)."""
+
+    magnitude: Magnitude = MAGNITUDE
+    survey: ClassVar[str] = "ztf"
+
+    def __call__(self, data: bytes) -> list[DecodedAlert]:
+        decoded = []
+        for alert in decode_alerts(data):
+            if SURVEY_SEPARATOR in alert.object_id:
+                raise ValueError(
+                    f"objectId {alert.object_id!r}: ':' is reserved for survey prefixes "
+                    "(LSST objects are LSST:<diaObjectId>)"
+                )
+            decoded.append(DecodedAlert(alert.object_id, alert.band_points(self.magnitude)))
+        return decoded
+
+
+@dataclass(frozen=True)
+class LsstDecoder:
+    """Rubin alerts (:mod:`classifier.readers.lsst`): ``scienceFlux`` for ``dc``, ``psfFlux``
+    for ``difference``; ``forced`` adds ``prvDiaForcedSources``."""
+
+    schemas: SchemaCatalog
+    magnitude: Magnitude = MAGNITUDE
+    forced: bool = False
+    survey: ClassVar[str] = "lsst"
+
+    def __call__(self, data: bytes) -> list[DecodedAlert]:
+        decoded = []
+        for alert in decode_lsst_alerts(data, self.schemas):
+            if alert.skip_reason is not None:
+                decoded.append(DecodedAlert(alert.object_id, {}, skipped_alert="solar-system"))
+                continue
+            points, skipped = alert.points(self.magnitude, self.forced)
+            decoded.append(DecodedAlert(alert.object_id, points, skipped))
+        return decoded
