@@ -22,9 +22,12 @@ import yaml
 from confluent_kafka import Producer
 from conftest import SHARED_DATA
 
+from classifier.readers import SchemaCatalog
+from classifier.readers.lsst_schemas import _package_root
 from services.devtools.demo import demo_inputs
 from services.devtools.embedded import free_port
 from services.devtools.harness import running_service
+from sources.lsst_alerts import LsstAlertWriter
 from sources.replay import replay, survey_messages
 from stream.kafka import producer_config
 
@@ -135,6 +138,17 @@ def _render(url: str, queries: list[tuple[str, str]], start: float, out: Path) -
     plt.close(figure)
 
 
+def _lsst_messages(samples: Path) -> list[tuple[str | None, bytes]]:
+    """The real Rubin alert, Rubin's sample alert (its null scienceFlux: points skipped) and a
+    solar-system alert (skipped whole)."""
+    sample = _package_root() / "11" / "0" / "sample_data" / "fakeAlert.avro"  # type: ignore[operator]
+    writer = LsstAlertWriter(SchemaCatalog.configured(), "11.0")
+    source = writer.source(1, 1, 60000.0, "g", 20.0, 0.1, 0.0)
+    solar_system = writer.encode({**source, "diaObjectId": None, "ssObjectId": 7}, [])
+    files = [samples / "lsst_v9.0_7912941781254298.avro", sample]
+    return [*survey_messages(files), ("sso", solar_system)]
+
+
 def test_every_dashboard_panel_returns_data_from_a_real_prometheus(tmp_path, samples):
     queries = [
         (name, expr.replace("$__rate_interval", RATE_WINDOW)) for name, expr in _panel_queries()
@@ -151,6 +165,8 @@ def test_every_dashboard_panel_returns_data_from_a_real_prometheus(tmp_path, sam
                 messages += itertools.islice(survey_messages(css), int(rate * 60))
             producer = Producer(producer_config(service.settings.kafka_bootstrap))
             replay(producer, service.settings.alert_topic, messages, rate=rate)
+            assert service.settings.lsst_alert_topic is not None
+            replay(producer, service.settings.lsst_alert_topic, _lsst_messages(samples))
             body = {"t": [1.0, 2.0, 3.5, 5.0, 8.0, 13.0], "mag": [15, 15.2, 15.1, 15.4, 15.0, 15.3]}
             for _ in range(20):
                 assert httpx.post(f"{service.api_url}/classify", json=body).status_code == 200
