@@ -25,7 +25,7 @@ from classifier.readers.lsst_schemas import (
     FolderSchemas,
     SchemaRegistryError,
     UnknownSchemaError,
-    _package_root,
+    package_schemas_root,
     schema_id,
 )
 from services.cli.main import main
@@ -38,7 +38,7 @@ VERSIONS = ("9.0", "10.0", "11.0")
 
 @pytest.fixture(scope="module")
 def package_schemas() -> Path:
-    root = _package_root()
+    root = package_schemas_root()
     assert root is not None, "lsst-alert-packet is a test requirement (make test installs it)"
     return root
 

@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 from conftest import SHARED_DATA
 
 from classifier.readers import SchemaCatalog
-from classifier.readers.lsst_schemas import _package_root
+from classifier.readers.lsst_schemas import package_schemas_root
 from services.devtools.demo import demo_inputs
 from services.devtools.embedded import free_port
 from services.devtools.harness import running_service
@@ -141,7 +141,7 @@ def _render(url: str, queries: list[tuple[str, str]], start: float, out: Path) -
 def _lsst_messages(samples: Path) -> list[tuple[str | None, bytes]]:
     """The real Rubin alert, Rubin's sample alert (its null scienceFlux: points skipped) and a
     solar-system alert (skipped whole)."""
-    sample = _package_root() / "11" / "0" / "sample_data" / "fakeAlert.avro"  # type: ignore[operator]
+    sample = package_schemas_root() / "11" / "0" / "sample_data" / "fakeAlert.avro"  # type: ignore[operator]
     writer = LsstAlertWriter(SchemaCatalog.configured(), "11.0")
     source = writer.source(1, 1, 60000.0, "g", 20.0, 0.1, 0.0)
     solar_system = writer.encode({**source, "diaObjectId": None, "ssObjectId": 7}, [])

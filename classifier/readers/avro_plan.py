@@ -190,6 +190,20 @@ class ReadPlan:
             slots,
         )
 
+    def read_blocks(
+        self, blocks: list[tuple[int, bytes]]
+    ) -> list[tuple[np.ndarray, np.ndarray, bytes]]:
+        """``(floats, ints, block bytes)`` of every record of a container's blocks
+        (``(record count, bytes)`` each)."""
+        rows = []
+        for count, body in blocks:
+            array = np.frombuffer(body, dtype=np.uint8)
+            position = 0
+            for _ in range(count):
+                floats, ints, position = self.read(array, position)
+                rows.append((floats, ints, body))
+        return rows
+
     def read(
         self, data: np.ndarray, start: int, rows_hint: int = 64
     ) -> tuple[np.ndarray, np.ndarray, int]:

@@ -341,13 +341,7 @@ def _decode_container(data: bytes, latest: float) -> list[LsstAlert]:
     try:
         container = read_container(data)
         reading = _reading(container.schema.decode())
-        rows = []
-        for count, body in container.blocks:
-            array = np.frombuffer(body, dtype=np.uint8)
-            position = 0
-            for _ in range(count):
-                floats, ints, position = reading.plan.read(array, position)
-                rows.append((floats, ints, body))
+        rows = reading.plan.read_blocks(container.blocks)
     except Exception as error:  # truncated or corrupt input fails in many ways
         raise ValueError(f"corrupt Avro container: {type(error).__name__}: {error}") from None
     if not rows:

@@ -185,7 +185,8 @@ class RegistrySchemas:
 
 
 @cache
-def _package_root() -> Path | None:
+def package_schemas_root() -> Path | None:
+    """The schema folder of the installed ``lsst-alert-packet``, or None."""
     try:
         root = Path(str(metadata.distribution(PACKAGE).locate_file(PACKAGE_SCHEMAS)))
     except metadata.PackageNotFoundError:
@@ -213,7 +214,7 @@ class SchemaCatalog:
             return cls(RegistrySchemas(registry_url))
         if folder is not None:
             return cls(FolderSchemas(folder))
-        package = _package_root()
+        package = package_schemas_root()
         return cls(FolderSchemas(package) if package is not None else None)
 
     def schema(self, identifier: int) -> dict[str, Any]:
