@@ -34,6 +34,9 @@ def test_experiments_write_a_report_with_pictures(samples, tmp_path, capsys):
     assert (out / "robustness.png").stat().st_size > 10_000
     assert "## What the network looks at" in report and "Most telling bin: " in report
     assert "## The most confident errors" in report
+    assert "## Which inputs encode the survey" in report and "(leakage.png)" in report
+    assert "| log10_n_points |" in report and "| dm-dt image |" in report
+    assert (out / "leakage.png").stat().st_size > 10_000
     assert (out / "confident_errors.png").stat().st_size > 10_000
     for model in ("css-hybrid", "css-dmdtnet"):
         assert (out / f"saliency_{model}.png").stat().st_size > 10_000

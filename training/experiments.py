@@ -1,8 +1,9 @@
 """``dmdt experiments``: the paper's experiments on the real data, one Markdown report with
 PNG pictures. Each experiment can run alone (``--only``).
 
-With the shipped models, on the test curves: robustness, saliency, and a gallery of the
-most confident errors. Training new study networks on the split's curves
+With the shipped models, on the test curves: robustness, the leakage audit (which inputs
+encode the survey's cadence, and the models' scores at other surveys' cadences), saliency,
+and a gallery of the most confident errors. Training new study networks on the split's curves
 (:mod:`training.study_report`): binary pairs, background subtraction, binning, minority
 classes, FGSM, and transfer to EROS-1."""
 
@@ -17,6 +18,7 @@ from classifier.inference import OnnxClassifier
 from classifier.registry import served_models
 from training.dataset import Split, label_of, list_css, load_examples
 from training.errors_gallery import confident_errors, gallery_figure
+from training.leakage_report import leakage_section
 from training.paper import CLASSES
 from training.robustness import robustness
 from training.saliency import class_maps, saliency_figure
@@ -24,8 +26,8 @@ from training.study import StudyData
 from training.study_report import STUDIES, StudyRun
 from training.tables import number_table
 
-EXPERIMENTS = ("robustness", "saliency", "errors", *STUDIES)
-REPORT_ORDER = ("robustness", "saliency", "errors", "training", *STUDIES)
+EXPERIMENTS = ("robustness", "leakage", "saliency", "errors", *STUDIES)
+REPORT_ORDER = ("robustness", "leakage", "saliency", "errors", "training", *STUDIES)
 GALLERY_SIZE = 8
 SALIENCY_PER_CLASS = 40
 
@@ -127,6 +129,8 @@ def _shipped_model_sections(
             "",
             f"![robustness]({picture.name})",
         ]
+    if "leakage" in only:
+        sections["leakage"] = leakage_section(models, curves, labels, out_dir, data)
     if "saliency" in only:
         lines = [
             "## What the network looks at",

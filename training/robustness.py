@@ -73,10 +73,10 @@ def robustness(
     scores: dict[str, dict[str, float]] = {}
     for model in models:
         name = model.bundle.name
-        scores[name] = {"clean": _macro_f1(model, curves, labels)}
+        scores[name] = {"clean": macro_f1(model, curves, labels)}
         for what, perturb in PERTURBATIONS.items():
             rng = np.random.default_rng(seed)
-            scores[name][what] = _macro_f1(model, [perturb(c, rng) for c in curves], labels)
+            scores[name][what] = macro_f1(model, [perturb(c, rng) for c in curves], labels)
     figure, ax = plt.subplots(figsize=(9, 4), layout="constrained")
     cases = list(next(iter(scores.values())))
     width = 0.8 / len(scores)
@@ -92,7 +92,7 @@ def robustness(
     return scores, path
 
 
-def _macro_f1(model: OnnxClassifier, curves: Sequence[LightCurve], labels: Sequence[str]) -> float:
+def macro_f1(model: OnnxClassifier, curves: Sequence[LightCurve], labels: Sequence[str]) -> float:
     usable = [i for i, c in enumerate(curves) if len(c) >= model.bundle.card.min_points]
     predicted = model.predict_curves([curves[i] for i in usable]).labels
     truth = [labels[i] for i in usable]
