@@ -64,6 +64,11 @@ class ModelBundle:
     def uses_features(self) -> bool:
         return "features" in self.card.inputs
 
+    @property
+    def feature_names(self) -> tuple[str, ...] | None:
+        """The features the model takes, in order (None: image only)."""
+        return tuple(self.card.feature_names or ()) if self.uses_features else None
+
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()

@@ -5,7 +5,14 @@ One fixed vector per curve: amplitude and shape statistics, variability indices,
 Lomb-Scargle periodogram (two best periods, log10 of days, with their significance, plus
 statistics of the curve folded at the best period). Curves too short for a feature give NaN
 for it; :func:`feature_matrix` turns NaN into 0 and adds the point count, so every curve
-(even 2 points) gets a finite vector of :data:`FEATURE_NAMES`.
+(even 2 points) gets a finite vector of :data:`FEATURE_NAMES`, or of the named subset a model
+was trained on.
+
+:data:`SURVEY_ENCODING_FEATURES` are the features the leakage audit (``dmdt experiments
+--only leakage``) found to tell which survey sampled a star rather than what it is (the
+point count, the baseline, the mean magnitude, and statistics that scale with the number of
+points or with the gaps between them): a model meant for every survey leaves them out
+(:data:`SURVEY_NEUTRAL_FEATURES`).
 """
 
 from __future__ import annotations
@@ -70,8 +77,35 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
-def feature_matrix(curves: Sequence[LightCurve], n_jobs: int = -1) -> np.ndarray:
-    """``float32`` matrix ``(len(curves), len(FEATURE_NAMES))``, NaN and infinities as 0.
+SURVEY_ENCODING_FEATURES: tuple[str, ...] = (
+    "cusum",
+    "eta",
+    "linear_trend_sigma",
+    "mean",
+    "periodogram_period_s_to_n_0",
+    "periodogram_period_s_to_n_1",
+    "period_folded_maximum_slope",
+    "log10_n_points",
+    "log10_baseline",
+)
+SURVEY_NEUTRAL_FEATURES: tuple[str, ...] = tuple(
+    name for name in FEATURE_NAMES if name not in SURVEY_ENCODING_FEATURES
+)
+
+
+def feature_columns(names: Sequence[str]) -> list[int]:
+    """The columns of ``names`` in the full feature vector; ``ValueError`` for a name this
+    code does not compute."""
+    unknown = [name for name in names if name not in FEATURE_NAMES]
+    if unknown:
+        raise ValueError(f"features this code does not compute: {unknown}")
+    return [FEATURE_NAMES.index(name) for name in names]
+
+
+def feature_matrix(
+    curves: Sequence[LightCurve], n_jobs: int = -1, names: Sequence[str] = FEATURE_NAMES
+) -> np.ndarray:
+    """``float32`` matrix ``(len(curves), len(names))``, NaN and infinities as 0.
 
     ``n_jobs`` threads (``-1``: one per core) share the curves.
 
@@ -81,8 +115,9 @@ def feature_matrix(curves: Sequence[LightCurve], n_jobs: int = -1) -> np.ndarray
     >>> feature_matrix([lc]).shape == (1, len(FEATURE_NAMES))
     True
     """
+    columns = feature_columns(names)
     if not curves:
-        return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+        return np.zeros((0, len(columns)), dtype=np.float32)
     series = [
         (
             curve.t,
@@ -106,5 +141,5 @@ def feature_matrix(curves: Sequence[LightCurve], n_jobs: int = -1) -> np.ndarray
                 np.log10([max(curve.baseline, 1e-3) for curve in curves]),
             ]
         )
-    rows = np.concatenate([values, extra], axis=1)
+    rows = np.concatenate([values, extra], axis=1)[:, columns]
     return np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)

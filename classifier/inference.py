@@ -70,8 +70,9 @@ class OnnxClassifier:
                 f"{card.name}: images built as {card.normalisation} x "
                 f"{card.input_scale}; this code builds {IMAGE_NORMALISATION}"
             )
-        if bundle.uses_features and list(card.feature_names or []) != list(FEATURE_NAMES):
-            raise BundleError(f"{card.name}: trained on other features than this code computes")
+        unknown = sorted(set(bundle.feature_names or ()) - set(FEATURE_NAMES))
+        if unknown:
+            raise BundleError(f"{card.name}: trained on features this code lacks: {unknown}")
         available = ort.get_available_providers()
         wanted = [p for p in (providers or PREFERRED_PROVIDERS) if p in available]
         options = ort.SessionOptions()
@@ -115,7 +116,7 @@ class OnnxClassifier:
         the bundle's grid, if already binned."""
         for curve in curves:
             require_points(len(curve), self.bundle.card.min_points)
-        return model_inputs(curves, self.bundle.grid, self.bundle.uses_features, counts)
+        return model_inputs(curves, self.bundle.grid, self.bundle.feature_names, counts)
 
     def predict_curves(self, curves: Sequence[LightCurve]) -> Predictions:
         """Classify light curves (see :meth:`curve_inputs`)."""

@@ -4,7 +4,8 @@ in training.
 
 * ``image``: ``(N, 1, n_dm, n_dt)`` float32, the ``mahabal`` image scaled by 1/255, i.e. the
   fraction of all pairs ``n(n-1)/2`` that fall in each bin;
-* ``features``: ``(N, F)`` float32 from :func:`classifier.features.feature_matrix`.
+* ``features``: ``(N, F)`` float32 from :func:`classifier.features.feature_matrix`, the
+  features a model's card names (``features=None``: no features input).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from classifier.accumulator import DmDtAccumulator
-from classifier.features import feature_matrix
+from classifier.features import feature_columns, feature_matrix
 from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
 from classifier.normalise import Normalisation, normalise
@@ -33,24 +34,37 @@ def images_from_counts(counts: np.ndarray, n_points: np.ndarray | int) -> np.nda
 def model_inputs(
     curves: Sequence[LightCurve],
     grid: DmDtGrid,
-    with_features: bool,
+    features: Sequence[str] | None,
     counts: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """``{"image": ..., ["features": ...]}`` for a batch of curves; ``counts``: their raw
-    counts on ``grid`` when the caller has binned them already (``(N, n_dm, n_dt)``)."""
+    """``{"image": ..., ["features": ...]}`` for a batch of curves (``features``: the names,
+    None for none); ``counts``: their raw counts on ``grid`` when the caller has binned them
+    already (``(N, n_dm, n_dt)``)."""
     counts = grid.counts_many(curves) if counts is None else counts
     inputs = {"image": images_from_counts(counts, np.array([len(c) for c in curves]))}
-    if with_features:
-        inputs["features"] = feature_matrix(curves)
+    if features is not None:
+        inputs["features"] = feature_matrix(curves, names=features)
     return inputs
 
 
 def accumulator_inputs(
-    accumulators: Sequence[DmDtAccumulator], with_features: bool
+    accumulators: Sequence[DmDtAccumulator], features: Sequence[str] | None
 ) -> dict[str, np.ndarray]:
     """The same inputs from incrementally kept counts (the stream): no pair is re-binned."""
     counts = np.stack([acc.counts for acc in accumulators])
     inputs = {"image": images_from_counts(counts, np.array([a.n_points for a in accumulators]))}
-    if with_features:
-        inputs["features"] = feature_matrix([acc.light_curve() for acc in accumulators])
+    if features is not None:
+        curves = [acc.light_curve() for acc in accumulators]
+        inputs["features"] = feature_matrix(curves, names=features)
     return inputs
+
+
+def select_features(
+    inputs: dict[str, np.ndarray], features: Sequence[str] | None
+) -> dict[str, np.ndarray]:
+    """Inputs built with every feature (``FEATURE_NAMES``) cut to a model's ``features``
+    (evaluations build them once for models trained on different subsets)."""
+    out = {"image": inputs["image"]}
+    if features is not None:
+        out["features"] = inputs["features"][:, feature_columns(features)]
+    return out

@@ -99,7 +99,7 @@ class ScoringWorker:
         if not chosen:
             return []
         accumulators = [stored.bands[band] for stored, band in chosen]
-        inputs = accumulator_inputs(accumulators, self.model.bundle.uses_features)
+        inputs = accumulator_inputs(accumulators, self.model.bundle.feature_names)
         answers = verdicts(self.model, inputs, [acc.n_points for acc in accumulators])
         now = time.time()
         results = [

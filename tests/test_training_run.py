@@ -6,7 +6,9 @@ import json
 import pytest
 
 from classifier.bundle import BundleError, load_bundle
+from classifier.features import SURVEY_NEUTRAL_FEATURES
 from services.cli import main
+from training.cadences import CADENCES
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,10 @@ def tiny_run(shared_data, tmp_path_factory):
             "7",
             "--split-seed",
             "2017",
+            "--cadence-views",
+            "1",
+            "--features",
+            "survey-neutral",
             "--install",
         ]
     )
@@ -51,8 +57,13 @@ def test_train_writes_candidates_report_and_installs_a_bundle(tiny_run):
         assert {"cadence", "max", "rpca", "class:EW"} <= set(bundle.backgrounds)
     split = json.loads((run / "split.json").read_text())
     assert len(split["test"]) == 7 * 3 and split["seed"] == 2017  # 15% of 20 a class
-    training = load_bundle(run / "candidates" / "hybrid").card.training_data
+    hybrid = load_bundle(run / "candidates" / "hybrid")
+    training = hybrid.card.training_data
     assert (training["split_seed"], training["training_seed"]) == (2017, 7)
+    assert hybrid.feature_names == SURVEY_NEUTRAL_FEATURES  # the survey-encoding ones left out
+    assert hybrid.card.inputs["features"] == [None, len(SURVEY_NEUTRAL_FEATURES)]
+    assert "training/cadences.py" in training["cadence_views"]
+    assert info["candidates"]["forest"]["feature_names"] == list(SURVEY_NEUTRAL_FEATURES)
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert set(evaluation["models"]["hybrid"]["macro_f1_by_points"]) == {
         "first_5",
@@ -62,6 +73,7 @@ def test_train_writes_candidates_report_and_installs_a_bundle(tiny_run):
         "first_100",
         "all",
     }
+    assert set(evaluation["models"]["hybrid"]["macro_f1_by_cadence"]) == set(CADENCES)
     report = run / "report"
     for picture in (
         "confusion.png",
@@ -73,6 +85,7 @@ def test_train_writes_candidates_report_and_installs_a_bundle(tiny_run):
         assert (report / picture).read_bytes().startswith(b"\x89PNG")
     summary = (report / "summary.md").read_text()
     assert "## Targets" in summary and "forest" in summary
+    assert "## At other surveys' cadences" in summary
     installed = list((root / "models").iterdir())
     assert len(installed) == 1 and installed[0].name == f"css-{evaluation['shipped']}"
     assert load_bundle(installed[0]).card.name == installed[0].name

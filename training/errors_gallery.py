@@ -58,7 +58,7 @@ def gallery_figure(model: OnnxClassifier, errors: list[dict], path: Path) -> Pat
             fontsize=8,
         )
         row[0].set_xlabel("MJD", fontsize=7)
-        image = model_inputs([curve], model.bundle.grid, with_features=False)["image"][0, 0]
+        image = model_inputs([curve], model.bundle.grid, features=None)["image"][0, 0]
         row[1].imshow(image, origin="lower", aspect="auto", cmap="viridis")
         row[1].set_title("dm-dt image (rows dm, columns dt)", fontsize=8)
         row[1].set_xticks([])

@@ -1,8 +1,10 @@
 """``dmdt evaluate``: every candidate of a training run, measured on the test split.
 
 Networks are scored through their exported ONNX bundles (what ships is what is measured);
-the random forest through scikit-learn. Inputs are built once per set and shared: the full
-test curves, their first k points in time order, and the "other" classes. The model to ship
+the random forest through scikit-learn. Inputs are built once per set (with every feature;
+each candidate takes the features it was trained on) and shared: the full test curves, their
+first k points in time order, the test curves as each other survey would have sampled them
+(:mod:`training.cadences`), and the "other" classes. The model to ship
 is the network with the best *validation* macro-F1 (the test split only reports).
 """
 
@@ -16,15 +18,18 @@ from pathlib import Path
 import numpy as np
 
 from classifier.bundle import CARD, load_bundle
+from classifier.features import FEATURE_NAMES
 from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier, softmax
-from classifier.model_input import model_inputs
+from classifier.model_input import model_inputs, select_features
 from training import forest
+from training.cadences import CADENCES, view
 from training.dataset import Split, label_of, load_examples
 from training.metrics import classification_metrics, shift_to_paper_prior, unknown_separation
 from training.paper import CLASSES
 
 POINTS = (5, 10, 20, 50, 100, None)  # None: the whole curve
+CADENCE_SEED = 2017  # the other surveys' views of the test curves
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ def _network(folder: Path, validation_f1: float) -> Candidate:
     temperature = model.bundle.card.temperature
 
     def score(inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        logits = model.logits(inputs)
+        logits = model.logits(select_features(inputs, model.bundle.feature_names))
         return softmax(logits), softmax(logits, temperature)
 
     return Candidate(
@@ -57,11 +62,11 @@ def _network(folder: Path, validation_f1: float) -> Candidate:
     )
 
 
-def _forest(folder: Path, validation_f1: float) -> Candidate:
+def _forest(folder: Path, validation_f1: float, features: tuple[str, ...]) -> Candidate:
     model = forest.load(folder)
 
     def score(inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        probabilities = model.predict_proba(inputs["features"])
+        probabilities = model.predict_proba(select_features(inputs, features)["features"])
         return probabilities, probabilities
 
     return Candidate("forest", "forest", score, None, validation_f1)
@@ -75,7 +80,8 @@ def candidates(run_dir: Path) -> list[Candidate]:
         if (folder / CARD).is_file():
             found.append(_network(folder, info["validation_macro_f1"]))
         elif (folder / forest.FILE).is_file():
-            found.append(_forest(folder, info["validation_macro_f1"]))
+            names = tuple(info.get("feature_names", FEATURE_NAMES))
+            found.append(_forest(folder, info["validation_macro_f1"], names))
     return found
 
 
@@ -93,6 +99,7 @@ def _record_in_card(folder: Path, metrics: dict) -> None:
             "ece",
             "ece_before_temperature",
             "macro_f1_by_points",
+            "macro_f1_by_cadence",
         )
     }
     card["metrics"]["test"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
@@ -113,11 +120,18 @@ def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
     train_counts = np.array([train_labels.count(c) for c in CLASSES], dtype=np.float64)
     sets = {
         f"first_{k}" if k else "all": model_inputs(
-            [e.curve.first(k) if k and len(e.curve) > k else e.curve for e in test], grid, True
+            [e.curve.first(k) if k and len(e.curve) > k else e.curve for e in test],
+            grid,
+            FEATURE_NAMES,
         )
         for k in POINTS
     }
-    other_inputs = model_inputs([e.curve for e in other], grid, True)
+    rng = np.random.default_rng(CADENCE_SEED)
+    by_cadence = {
+        name: model_inputs([view(e.curve, cadence, rng) for e in test], grid, FEATURE_NAMES)
+        for name, cadence in CADENCES.items()
+    }
+    other_inputs = model_inputs([e.curve for e in other], grid, FEATURE_NAMES)
     log(f"test {len(test)} curves, other {len(other)} curves, {len(models)} candidates")
 
     results: dict = {
@@ -139,6 +153,10 @@ def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
             name: classification_metrics(model.score(inputs)[1], labels)["macro_f1"]
             for name, inputs in sets.items()
         }
+        metrics["macro_f1_by_cadence"] = {
+            name: classification_metrics(model.score(inputs)[1], labels)["macro_f1"]
+            for name, inputs in by_cadence.items()
+        }
         metrics["unknown"] = unknown_separation(
             calibrated, model.score(other_inputs)[1], model.unknown_threshold
         )
@@ -153,9 +171,10 @@ def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
         if model.kind == "network":
             _record_in_card(run_dir / "candidates" / model.name, metrics)
         at_20 = metrics["macro_f1_by_points"]["first_20"]
+        cadence_f1 = ", ".join(f"{k} {v:.3f}" for k, v in metrics["macro_f1_by_cadence"].items())
         log(
             f"{model.name:>12}: test macro-F1 {metrics['macro_f1']:.3f}, accuracy "
-            f"{metrics['accuracy']:.3f}, at 20 points {at_20:.3f}"
+            f"{metrics['accuracy']:.3f}, at 20 points {at_20:.3f}; at {cadence_f1}"
         )
     networks = [m for m in models if m.kind == "network"]
     results["shipped"] = max(networks, key=lambda m: m.validation_macro_f1).name

@@ -130,7 +130,11 @@ def _shipped_model_sections(
             f"![robustness]({picture.name})",
         ]
     if "leakage" in only:
-        sections["leakage"] = leakage_section(models, curves, labels, out_dir, data)
+        default_first = [
+            served.default_model,
+            *(m for m in models if m is not served.default_model),
+        ]
+        sections["leakage"] = leakage_section(default_first, curves, labels, out_dir, data)
     if "saliency" in only:
         lines = [
             "## What the network looks at",

@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from classifier.bundle import CARD, ONNX, ModelCard, load_bundle, sha256_of
-from classifier.features import FEATURE_NAMES
 from classifier.grid import DmDtGrid
 from classifier.model_input import IMAGE_NORMALISATION, IMAGE_SCALE
 from training.fit import predict_logits
@@ -79,6 +78,7 @@ def write_bundle(
     backgrounds: dict[str, np.ndarray],
     training_data: dict[str, Any],
     metrics: dict[str, Any],
+    feature_names: tuple[str, ...] | None = None,
 ) -> float:
     """Export, check and write the bundle; returns the ONNX-vs-PyTorch disagreement."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ def write_bundle(
         normalisation=IMAGE_NORMALISATION,
         input_scale=IMAGE_SCALE,
         inputs=inputs,
-        feature_names=list(FEATURE_NAMES) if "features" in inputs else None,
+        feature_names=list(feature_names or ()) if "features" in inputs else None,
         temperature=temperature,
         unknown_threshold=unknown_threshold,
         min_points=min_points,

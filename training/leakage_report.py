@@ -74,7 +74,8 @@ def leakage_section(
     out_dir: Path,
     data: str,
 ) -> list[str]:
-    """The Markdown section (and its heatmap under ``out_dir``)."""
+    """The Markdown section (and its heatmap under ``out_dir``); the image is built on the
+    first model's grid."""
     model = models[0]
     leakage = audit(curves, CADENCES, model.bundle.grid, IMAGE_NORMALISATION, SEED)
     picture = _heatmap(leakage, out_dir / "leakage.png")
@@ -93,7 +94,7 @@ def leakage_section(
         "**Separability** `|2 AUC - 1|` of each input between the CSS sampling and each other",
         "(0: the input cannot tell the surveys apart; 1: it always can; the image: a",
         "cross-validated logistic regression on its pixels; `training/leakage.py`), with the",
-        f"the {model.bundle.name} card's grid and the models' image normalisation:",
+        f"{model.bundle.name} card's grid and the models' image normalisation:",
         "",
         *number_table(
             "input", columns, dict(zip(leakage.inputs, leakage.separability.tolist(), strict=True))

@@ -21,12 +21,14 @@ import torch
 from sklearn.metrics import f1_score
 
 from classifier import defaults
+from classifier.features import FEATURE_NAMES
 from classifier.grid import DmDtGrid
 from classifier.inference import softmax
 from classifier.model_input import model_inputs
 from training import forest
 from training.augment import MIN_POINTS, with_partial_views
 from training.backgrounds import compute_backgrounds
+from training.cadences import CADENCES
 from training.dataset import Example, Split, list_css, load_examples
 from training.export import write_bundle
 from training.fit import PAPER_FIT, FitConfig, fit, fit_temperature, predict_logits
@@ -45,6 +47,8 @@ class TrainSettings:
     split_seed: int | None = None  # the split's seed; None: ``seed``
     variants: int = defaults.PARTIAL_VIEWS
     noisy_share: float = defaults.NOISY_SHARE  # share of partial views redrawn within errors
+    cadence_views: int = 0  # rounds of every other survey's view of each curve
+    features: tuple[str, ...] = FEATURE_NAMES  # the hybrid's and the forest's features
     architectures: tuple[str, ...] = ARCHITECTURES
     max_epochs: int | None = None  # None: each architecture's default
     per_class: int | None = None  # keep at most this many curves a class (quick runs, tests)
@@ -110,21 +114,23 @@ def train(settings: TrainSettings, log=print) -> dict:
         settings.variants,
         settings.seed,
         settings.noisy_share,
+        settings.cadence_views,
     )
     y_train = np.array([CLASSES.index(label) for label in labels])
     y_val = np.array([CLASSES.index(e.label) for e in examples["val"]])
     log(
         f"building images and features: {len(curves)} training views "
         f"({settings.variants} partial views a curve, {settings.noisy_share:.0%} of them "
-        f"noisier), {len(y_val)} validation curves"
+        f"noisier, {settings.cadence_views} x {len(CADENCES)} survey cadence views), "
+        f"{len(y_val)} validation curves, {len(settings.features)} features"
     )
-    train_in = model_inputs(curves, grid, with_features=True)
-    val_in = model_inputs([e.curve for e in examples["val"]], grid, with_features=True)
+    train_in = model_inputs(curves, grid, settings.features)
+    val_in = model_inputs([e.curve for e in examples["val"]], grid, settings.features)
     mean = train_in["features"].mean(axis=0)
     scale = np.maximum(train_in["features"].std(axis=0), 1e-6)
     stats = (torch.as_tensor(mean), torch.as_tensor(scale))
 
-    full_train = model_inputs([e.curve for e in examples["train"]], grid, with_features=False)
+    full_train = model_inputs([e.curve for e in examples["train"]], grid, features=None)
     backgrounds = compute_backgrounds(
         full_train["image"][:, 0], _labels(examples["train"]), CLASSES
     )
@@ -141,6 +147,8 @@ def train(settings: TrainSettings, log=print) -> dict:
         "or a 30-100% subsample",
         "noisy_share": f"{settings.noisy_share:.0%} of the partial views have every magnitude "
         "redrawn within its error bar (Gaussian, sigma = err)",
+        "cadence_views": f"{settings.cadence_views} a curve of each of "
+        f"{', '.join(CADENCES)} (training/cadences.py), half cut to their first k points",
     }
 
     report: dict[str, Any] = {
@@ -180,6 +188,7 @@ def train(settings: TrainSettings, log=print) -> dict:
             backgrounds=backgrounds,
             training_data=training_data,
             metrics={"validation_macro_f1": val_f1, "best_epoch": result.best_epoch},
+            feature_names=settings.features if uses_features(architecture) else None,
         )
         torch.save(result.model.state_dict(), folder / "weights.pt")
         (folder / "history.json").write_text(json.dumps(result.history))
@@ -197,7 +206,10 @@ def train(settings: TrainSettings, log=print) -> dict:
     model = forest.fit_forest(train_in["features"], y_train, settings.seed)
     forest.save(model, out / "candidates" / "forest")
     val_f1 = float(f1_score(y_val, model.predict(val_in["features"]), average="macro"))
-    report["candidates"]["forest"] = {"validation_macro_f1": val_f1}
+    report["candidates"]["forest"] = {
+        "validation_macro_f1": val_f1,
+        "feature_names": list(settings.features),
+    }
     log(f"forest: validation macro-F1 {val_f1:.3f}")
 
     report["seconds"] = round(time.time() - started, 1)

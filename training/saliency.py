@@ -48,7 +48,7 @@ def class_maps(
     for curve, label in zip(curves, labels, strict=True):
         if len(maps.get(label, [])) >= per_class or len(curve) < model.bundle.card.min_points:
             continue
-        inputs = model_inputs([curve], model.bundle.grid, model.bundle.uses_features)
+        inputs = model_inputs([curve], model.bundle.grid, model.bundle.feature_names)
         maps.setdefault(label, []).append(occlusion_map(model, inputs, classes.index(label)))
     return {label: np.mean(stack, axis=0) for label, stack in maps.items()}
 

@@ -66,7 +66,7 @@ class StudyData:
 
 def study_images(curves: Sequence[LightCurve], grid: DmDtGrid) -> np.ndarray:
     """``(N, 1, n_dm, n_dt)`` model images, as the shipped models see them."""
-    return model_inputs(curves, grid, with_features=False)["image"]
+    return model_inputs(curves, grid, features=None)["image"]
 
 
 def _at_most(names: list[str], per_class: int | None) -> list[str]:

@@ -67,6 +67,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         f"error bars (default {defaults.NOISY_SHARE:g})",
     )
     train.add_argument(
+        "--cadence-views",
+        type=int,
+        default=0,
+        help="rounds of every other survey's view of each training curve (ZTF, LSST, sparse, "
+        "Gaia-like, EROS; training/cadences.py; default 0)",
+    )
+    train.add_argument(
+        "--features",
+        choices=["all", "survey-neutral"],
+        default="all",
+        help="the hybrid's and the forest's features: all, or without those the leakage audit "
+        "found to encode the survey (classifier.features.SURVEY_ENCODING_FEATURES)",
+    )
+    train.add_argument(
         "--architectures",
         nargs="+",
         default=None,
@@ -91,6 +105,7 @@ def _quiet_exporter() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from classifier.features import FEATURE_NAMES, SURVEY_NEUTRAL_FEATURES  # noqa: PLC0415
     from training.nets import ARCHITECTURES  # noqa: PLC0415 - the training extra
     from training.pipeline import TrainSettings, train  # noqa: PLC0415
 
@@ -103,6 +118,8 @@ def run(args: argparse.Namespace) -> None:
         split_seed=args.split_seed,
         variants=args.variants,
         noisy_share=args.noisy_share,
+        cadence_views=args.cadence_views,
+        features=SURVEY_NEUTRAL_FEATURES if args.features == "survey-neutral" else FEATURE_NAMES,
         version=args.model_version,
         architectures=tuple(args.architectures or ARCHITECTURES),
         max_epochs=args.epochs,
