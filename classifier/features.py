@@ -12,7 +12,8 @@ was trained on.
 --only leakage``) found to tell which survey sampled a star rather than what it is (the
 point count, the baseline, the mean magnitude, and statistics that scale with the number of
 points or with the gaps between them): a model meant for every survey leaves them out
-(:data:`SURVEY_NEUTRAL_FEATURES`).
+(:data:`SURVEY_NEUTRAL_FEATURES`). The amplitudes also separate the surveys (fewer points
+catch fewer extremes) but measure the star, so they are kept.
 """
 
 from __future__ import annotations
