@@ -83,10 +83,16 @@ def transient_curve(path: Path) -> LightCurve | None:
     best = max(groups.values(), key=len, default=[])
     if len(best) < MIN_POINTS:
         return None
-    t, mag, err = zip(*sorted(set(best), key=lambda p: p[0]), strict=True)
-    errors = None if any(e is None for e in err) else np.array(err, dtype=np.float64)
+    points = sorted(set(best), key=lambda p: p[0])
+    errors = [p[2] for p in points]
+    err = None if any(e is None for e in errors) else np.array(errors, dtype=np.float64)
     try:
-        return LightCurve(np.array(t), np.array(mag), errors, object_id=path.stem)
+        return LightCurve(
+            np.array([p[0] for p in points]),
+            np.array([p[1] for p in points]),
+            err,
+            object_id=path.stem,
+        )
     except LightCurveError:
         return None
 
