@@ -85,12 +85,12 @@ def transient_curve(path: Path) -> LightCurve | None:
         return None
     points = sorted(set(best), key=lambda p: p[0])
     errors = [p[2] for p in points]
-    err = None if any(e is None for e in errors) else np.array(errors, dtype=np.float64)
+    sigma = None if any(e is None for e in errors) else np.array(errors, dtype=np.float64)
     try:
         return LightCurve(
             np.array([p[0] for p in points]),
             np.array([p[1] for p in points]),
-            err,
+            sigma,
             object_id=path.stem,
         )
     except LightCurveError:
