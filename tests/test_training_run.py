@@ -134,3 +134,19 @@ def test_a_tampered_bundle_is_refused(tiny_run, tmp_path):
     with pytest.raises(BundleError, match="does not match the grid"):
         load_bundle(copy)
     assert main(["predict", str(tmp_path), "--model", str(copy)]) == 2
+
+
+def test_evaluate_measures_held_out_transients_and_quasars(tiny_run, shared_data, tmp_path):
+    root, _ = tiny_run
+    data = shared_data / "crts_css" / "lightcurves"
+    args = ["evaluate", str(data), "--run", str(root / "run"), "--out", str(tmp_path)]
+    args += ["--transients", str(shared_data / "transients_osc")]
+    args += ["--quasars", str(shared_data / "gaia_qso"), "--quasar-limit", "40"]
+    assert main(args) == 0
+    evaluation = json.loads((root / "run" / "evaluation.json").read_text())
+    outside = evaluation["models"]["hybrid"]["nonmembers"]
+    assert outside["quasars"]["n"] == 40 and outside["transients"]["n"] > 200
+    for measured in outside.values():
+        for key in ("roc_auc", "rejected_at_5pct", "flagged_other", "median_confidence_other"):
+            assert 0.0 <= measured[key] <= 1.0
+    assert "## Real curves outside the 7 classes" in (tmp_path / "summary.md").read_text()

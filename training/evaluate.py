@@ -11,7 +11,7 @@ is the network with the best *validation* macro-F1 (the test split only reports)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +21,10 @@ from classifier.bundle import CARD, load_bundle
 from classifier.features import FEATURE_NAMES
 from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier, softmax
+from classifier.lightcurve import LightCurve
 from classifier.model_input import model_inputs, select_features
 from training import forest
-from training.cadences import CADENCES, view
+from training.cadences import CADENCES, MIN_POINTS, view
 from training.dataset import Split, label_of, load_examples
 from training.metrics import classification_metrics, shift_to_paper_prior, unknown_separation
 from training.paper import CLASSES
@@ -108,8 +109,15 @@ def _record_in_card(folder: Path, metrics: dict) -> None:
     load_bundle(folder)
 
 
-def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
-    """Metrics of every candidate (written to ``run_dir/evaluation.json``)."""
+def evaluate(
+    data_dir: Path,
+    run_dir: Path,
+    log=print,
+    nonmembers: Mapping[str, Sequence[LightCurve]] | None = None,
+) -> dict:
+    """Metrics of every candidate (written to ``run_dir/evaluation.json``); ``nonmembers``:
+    held-out real curves outside the 7 classes by set (transients, quasars), each measured
+    as the "other" classes are."""
     split = Split.load(run_dir / "split.json")
     models = candidates(run_dir)
     grid = next(m.grid for m in models if m.grid is not None)
@@ -132,6 +140,10 @@ def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
         for name, cadence in CADENCES.items()
     }
     other_inputs = model_inputs([e.curve for e in other], grid, FEATURE_NAMES)
+    outside = {
+        name: model_inputs([c for c in curves if len(c) >= MIN_POINTS], grid, FEATURE_NAMES)
+        for name, curves in (nonmembers or {}).items()
+    }
     log(f"test {len(test)} curves, other {len(other)} curves, {len(models)} candidates")
 
     results: dict = {
@@ -160,6 +172,13 @@ def evaluate(data_dir: Path, run_dir: Path, log=print) -> dict:
         metrics["unknown"] = unknown_separation(
             calibrated, model.score(other_inputs)[1], model.unknown_threshold
         )
+        metrics["nonmembers"] = {
+            name: {
+                "n": len(inputs["image"]),
+                **unknown_separation(calibrated, model.score(inputs)[1], model.unknown_threshold),
+            }
+            for name, inputs in outside.items()
+        }
         metrics["validation_macro_f1"] = model.validation_macro_f1
         metrics["kind"] = model.kind
         metrics["reliability"] = {

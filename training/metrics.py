@@ -78,11 +78,16 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dic
 
 
 def unknown_separation(known: np.ndarray, other: np.ndarray, threshold: float | None) -> dict:
-    """How well ``1 - max probability`` flags the other classes: ROC AUC (other = positive)
+    """How well ``1 - max probability`` flags the other classes: ROC AUC (other = positive),
+    the share of the others rejected when 5% of the known ones are (``rejected_at_5pct``),
     and, at the card's threshold, the share flagged in each set."""
     known_score, other_score = 1.0 - known.max(axis=1), 1.0 - other.max(axis=1)
     truth = np.r_[np.zeros(len(known_score)), np.ones(len(other_score))]
-    result = {"roc_auc": float(roc_auc_score(truth, np.r_[known_score, other_score]))}
+    result = {
+        "roc_auc": float(roc_auc_score(truth, np.r_[known_score, other_score])),
+        "rejected_at_5pct": float((other_score > np.quantile(known_score, 0.95)).mean()),
+        "median_confidence_other": float(np.median(other.max(axis=1))),
+    }
     if threshold is not None:
         result["flagged_known"] = float((known.max(axis=1) < threshold).mean())
         result["flagged_other"] = float((other.max(axis=1) < threshold).mean())

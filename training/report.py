@@ -184,6 +184,36 @@ def _cadence_table(results: dict) -> list[str]:
     ]
 
 
+def _nonmember_table(results: dict) -> list[str]:
+    """Held-out real non-members (transients, quasars), when the evaluation had them."""
+    rows = [
+        (model, name, m)
+        for model, metrics in results["models"].items()
+        for name, m in metrics.get("nonmembers", {}).items()
+    ]
+    if not rows:
+        return []
+    return [
+        "## Real curves outside the 7 classes",
+        "",
+        "Held-out real transients (Open Supernova Catalog) and quasars (Gaia DR3): the share",
+        "flagged unknown at the card's threshold, the share rejected when 5% of the CSS test",
+        "curves are, the ROC AUC of 1 - top probability against the CSS test curves, and the",
+        "median top probability given to them:",
+        "",
+        "| model | set | n | flagged unknown | rejected at 5% false rejection | ROC AUC | median "
+        "confidence |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {model} | {name} | {m['n']} | {m.get('flagged_other', float('nan')):.3f} | "
+            f"{m['rejected_at_5pct']:.3f} | {m['roc_auc']:.3f} | "
+            f"{m['median_confidence_other']:.2f} |"
+            for model, name, m in rows
+        ),
+        "",
+    ]
+
+
 def write_report(results: dict, run_dir: Path, out_dir: Path) -> Path:
     """All pictures and ``summary.md`` into ``out_dir``; returns the summary's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -246,6 +276,7 @@ def write_report(results: dict, run_dir: Path, out_dir: Path) -> Path:
         "1 - top probability separating the 'other' classes from the test split.",
         "",
         *_cadence_table(results),
+        *_nonmember_table(results),
         "## Pictures",
         "",
         "![confusion matrix](confusion.png)",

@@ -7,12 +7,29 @@ import argparse
 from pathlib import Path
 
 
-def evaluate_run(data_dir: Path, run_dir: Path, out_dir: Path | None) -> str:
-    """Evaluate ``run_dir``, write its report; returns the name of the candidate to ship."""
+def evaluate_run(
+    data_dir: Path,
+    run_dir: Path,
+    out_dir: Path | None,
+    transients_dir: Path | None = None,
+    quasars_dir: Path | None = None,
+    quasar_limit: int | None = None,
+) -> str:
+    """Evaluate ``run_dir``, write its report; returns the name of the candidate to ship.
+    With the transient and quasar folders, their held-out (test) parts are measured too."""
+    import itertools  # noqa: PLC0415
+
     from training.evaluate import evaluate  # noqa: PLC0415 - the training extra
+    from training.nonmembers import quasars, transients  # noqa: PLC0415
     from training.report import write_report  # noqa: PLC0415
 
-    results = evaluate(data_dir, run_dir)
+    nonmembers = {}
+    if transients_dir is not None:
+        nonmembers["transients"] = [m.curve for m in transients(transients_dir, "test")]
+    if quasars_dir is not None:
+        held_out = itertools.islice(quasars(quasars_dir, "test"), quasar_limit)
+        nonmembers["quasars"] = [m.curve for m in held_out]
+    results = evaluate(data_dir, run_dir, nonmembers=nonmembers)
     summary = write_report(results, run_dir, out_dir or run_dir / "report")
     print(f"report: {summary}")
     return results["shipped"]
@@ -28,7 +45,25 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--out", type=Path, default=None, help="report folder (default: RUN/report)"
     )
+    evaluate.add_argument(
+        "--transients",
+        type=Path,
+        default=None,
+        help="Open Supernova Catalog folder (labels.csv, light-curves/): its held-out part "
+        "is measured as non-members",
+    )
+    evaluate.add_argument(
+        "--quasars",
+        type=Path,
+        default=None,
+        help="Gaia DR3 quasar folder (*.parquet): its held-out part is measured as non-members",
+    )
+    evaluate.add_argument(
+        "--quasar-limit", type=int, default=None, help="at most this many held-out quasars"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
-    evaluate_run(args.data_dir, args.run, args.out)
+    evaluate_run(
+        args.data_dir, args.run, args.out, args.transients, args.quasars, args.quasar_limit
+    )
