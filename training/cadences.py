@@ -14,7 +14,8 @@ survey's magnitude range with that survey's errors:
 3. nights are kept (``night_share``, or ``epochs`` of them), and in each kept night one point
    or the night's widest pair (``per_night``);
 4. the mean magnitude is moved into the survey's unsaturated range (uniform between
-   ``bright + 0.5`` and ``m5 - 1.5``) and each point's error becomes the survey's error at
+   ``bright + 0.5`` and ``m5 - 1.5``), points fainter than ``m5`` are dropped (the survey
+   would not have detected them), and each point's error becomes the survey's error at
    its magnitude, ``sigma^2 = sigma_sys^2 + (0.04 - gamma) x + gamma x^2`` with
    ``x = 10^(0.4 (m - m5))`` (Ivezić et al. 2019, ApJ 873, 111, eq. 4-5). Noise is added
    where the survey is noisier than CSS (``sqrt(sigma^2 - err^2)``); where it is more
@@ -207,7 +208,8 @@ def _night_points(night: np.ndarray, t: np.ndarray, per_night: int, rng) -> np.n
 
 def view(curve: LightCurve, cadence: Cadence, rng: np.random.Generator) -> LightCurve:
     """``curve`` as ``cadence``'s survey would have sampled and measured it (see the module
-    text); the CSS cadence gives the curve back unchanged.
+    text); the CSS cadence, or a curve whose nights are too few to give :data:`MIN_POINTS`
+    points this way (non-CSS data), gives the curve back unchanged.
 
     Examples
     --------
@@ -225,10 +227,16 @@ def view(curve: LightCurve, cadence: Cadence, rng: np.random.Generator) -> Light
     chosen = _kept_nights(_window(groups, curve.t, cadence, rng), cadence, rng)
     keep = np.concatenate([_night_points(g, curve.t, cadence.per_night, rng) for g in chosen])
     keep = np.sort(keep)
+    if len(keep) < MIN_POINTS:  # too few nights for this survey's sampling: left as it is
+        return curve
     t, mag = curve.t[keep], curve.mag[keep]
     css_err = np.full(len(keep), CSS.sigma_sys) if curve.err is None else curve.err[keep]
     target = rng.uniform(cadence.bright + 0.5, max(cadence.m5 - 1.5, cadence.bright + 0.6))
     mag = mag + (target - float(np.median(mag)))
+    detected = mag <= cadence.m5  # fainter points would be non-detections
+    if detected.sum() < MIN_POINTS:
+        return curve
+    t, mag, css_err = t[detected], mag[detected], css_err[detected]
     survey_err = cadence.error(mag)
     added = np.sqrt(np.maximum(survey_err**2 - css_err**2, 0.0))
     mag = mag + rng.normal(0.0, 1.0, len(mag)) * added

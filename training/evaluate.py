@@ -27,6 +27,8 @@ from training import forest
 from training.cadences import CADENCES, MIN_POINTS, view
 from training.dataset import Split, label_of, load_examples
 from training.metrics import classification_metrics, shift_to_paper_prior, unknown_separation
+from training.nonmembers import part_of
+from training.other_class import OTHER
 from training.paper import CLASSES
 
 POINTS = (5, 10, 20, 50, 100, None)  # None: the whole curve
@@ -43,6 +45,7 @@ class Candidate:
     unknown_threshold: float | None
     validation_macro_f1: float
     grid: DmDtGrid | None = None  # the grid a network's images are built on
+    classes: tuple[str, ...] = CLASSES  # its answers, in column order
 
 
 def _network(folder: Path, validation_f1: float) -> Candidate:
@@ -60,6 +63,7 @@ def _network(folder: Path, validation_f1: float) -> Candidate:
         model.bundle.card.unknown_threshold,
         validation_f1,
         model.bundle.grid,
+        tuple(model.bundle.card.classes),
     )
 
 
@@ -70,7 +74,8 @@ def _forest(folder: Path, validation_f1: float, features: tuple[str, ...]) -> Ca
         probabilities = model.predict_proba(select_features(inputs, features)["features"])
         return probabilities, probabilities
 
-    return Candidate("forest", "forest", score, None, validation_f1)
+    classes = tuple(CLASSES) + ((OTHER,) if len(model.classes_) > len(CLASSES) else ())
+    return Candidate("forest", "forest", score, None, validation_f1, classes=classes)
 
 
 def candidates(run_dir: Path) -> list[Candidate]:
@@ -122,7 +127,10 @@ def evaluate(
     models = candidates(run_dir)
     grid = next(m.grid for m in models if m.grid is not None)
     test = load_examples(data_dir, split.parts["test"], "reading test")
-    other = load_examples(data_dir, split.parts["other"], "reading other")
+    other_names = split.parts["other"]
+    if any(OTHER in m.classes for m in models):  # trained on some: measure the held-out ones
+        other_names = [name for name in other_names if part_of(name) == "test"]
+    other = load_examples(data_dir, other_names, "reading other")
     labels = np.array([CLASSES.index(e.label) for e in test])
     train_labels = [label_of(name) for name in split.parts["train"]]
     train_counts = np.array([train_labels.count(c) for c in CLASSES], dtype=np.float64)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import (
-    balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
@@ -38,22 +37,26 @@ def reweighted_accuracy(recall: np.ndarray) -> float:
 
 def shift_to_paper_prior(probabilities: np.ndarray, train_counts: np.ndarray) -> np.ndarray:
     """Bayes prior shift: decisions as if the classes occurred as in the paper's sample,
-    ``p'(c|x) ~ p(c|x) * prior_paper(c) / prior_train(c)``."""
+    ``p'(c|x) ~ p(c|x) * prior_paper(c) / prior_train(c)`` (a column past the 7, ``other``,
+    keeps its probability)."""
     paper = np.array([PAPER_COUNTS[c] for c in CLASSES], dtype=np.float64)
     ratio = (paper / paper.sum()) / (train_counts / train_counts.sum())
+    ratio = np.r_[ratio, np.ones(probabilities.shape[1] - len(ratio))]
     shifted = probabilities * ratio
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, macro-F1, balanced and paper-reweighted accuracy, per-class scores and the
-    row-normalised confusion matrix (rows: true class, in :data:`CLASSES` order)."""
+    row-normalised confusion matrix (rows: true class, in :data:`CLASSES` order; columns:
+    every answer, ``other`` last when the model has it, so an ``other`` is a miss)."""
     predicted = probabilities.argmax(axis=1)
     classes = list(range(len(CLASSES)))
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predicted, labels=classes, zero_division=0
     )
-    counts = confusion_matrix(labels, predicted, labels=classes).astype(np.float64)
+    answers = list(range(probabilities.shape[1]))
+    counts = confusion_matrix(labels, predicted, labels=answers)[: len(CLASSES)].astype(np.float64)
     rows = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
     return {
         "n": len(labels),
@@ -61,7 +64,7 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dic
         "macro_f1": float(
             f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)
         ),
-        "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
+        "balanced_accuracy": float(np.mean(recall)),
         "reweighted_accuracy": reweighted_accuracy(recall),
         "ece": expected_calibration_error(probabilities, labels),
         "per_class": {
@@ -78,10 +81,14 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dic
 
 
 def unknown_separation(known: np.ndarray, other: np.ndarray, threshold: float | None) -> dict:
-    """How well ``1 - max probability`` flags the other classes: ROC AUC (other = positive),
-    the share of the others rejected when 5% of the known ones are (``rejected_at_5pct``),
-    and, at the card's threshold, the share flagged in each set."""
-    known_score, other_score = 1.0 - known.max(axis=1), 1.0 - other.max(axis=1)
+    """How well ``1 - (top probability of the 7 classes)`` flags the other classes: ROC AUC
+    (other = positive), the share of the others rejected when 5% of the known ones are
+    (``rejected_at_5pct``), and, at the card's threshold, the share flagged in each set; a
+    model with the class ``other`` (an 8th column) adds the share answered ``other`` or
+    flagged unknown (``answered_other_or_unknown``)."""
+    members = len(CLASSES)
+    known_score = 1.0 - known[:, :members].max(axis=1)
+    other_score = 1.0 - other[:, :members].max(axis=1)
     truth = np.r_[np.zeros(len(known_score)), np.ones(len(other_score))]
     result = {
         "roc_auc": float(roc_auc_score(truth, np.r_[known_score, other_score])),
@@ -91,4 +98,10 @@ def unknown_separation(known: np.ndarray, other: np.ndarray, threshold: float | 
     if threshold is not None:
         result["flagged_known"] = float((known.max(axis=1) < threshold).mean())
         result["flagged_other"] = float((other.max(axis=1) < threshold).mean())
+        if other.shape[1] > members:
+            for name, probabilities in (("known", known), ("other", other)):
+                rejected = (probabilities.argmax(axis=1) >= members) | (
+                    probabilities.max(axis=1) < threshold
+                )
+                result[f"answered_other_or_unknown_{name}"] = float(rejected.mean())
     return result

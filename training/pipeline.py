@@ -33,6 +33,7 @@ from training.dataset import Example, Split, list_css, load_examples
 from training.export import write_bundle
 from training.fit import PAPER_FIT, FitConfig, fit, fit_temperature, predict_logits
 from training.nets import ARCHITECTURES, build, uses_features
+from training.other_class import OTHER, OtherSources, other_curves
 from training.paper import CLASSES
 
 UNKNOWN_QUANTILE = 0.05  # 95% of known validation objects score above the threshold
@@ -49,6 +50,7 @@ class TrainSettings:
     noisy_share: float = defaults.NOISY_SHARE  # share of partial views redrawn within errors
     cadence_views: int = 0  # rounds of every other survey's view of each curve
     features: tuple[str, ...] = FEATURE_NAMES  # the hybrid's and the forest's features
+    other: OtherSources | None = None  # train the class "other" from these non-members
     architectures: tuple[str, ...] = ARCHITECTURES
     max_epochs: int | None = None  # None: each architecture's default
     per_class: int | None = None  # keep at most this many curves a class (quick runs, tests)
@@ -85,8 +87,66 @@ def _unknown_threshold(probabilities: np.ndarray) -> float:
     return float(np.quantile(probabilities.max(axis=1), UNKNOWN_QUANTILE))
 
 
+def _with_other(
+    settings: TrainSettings, split: Split, examples: dict[str, list[Example]], log
+) -> tuple[tuple[str, ...], dict[str, tuple[list, list[str]]], dict[str, int]]:
+    """The classes, and per part the curves and labels, with the class ``other`` added
+    when the settings ask for it; and how many ``other`` training curves each source gave."""
+    parts = {
+        part: ([e.curve for e in examples[part]], _labels(examples[part]))
+        for part in ("train", "val")
+    }
+    if settings.other is None:
+        return CLASSES, parts, {}
+    sources: dict[str, int] = {}
+    for part, (curves, labels) in parts.items():
+        found = other_curves(part, split, settings.data_dir, curves, settings.other, settings.seed)
+        for source, extra in found.items():
+            curves.extend(extra)
+            labels.extend([OTHER] * len(extra))
+            if part == "train":
+                sources[source] = len(extra)
+    log("class other, training curves: " + ", ".join(f"{k} {v}" for k, v in sources.items()))
+    return (*CLASSES, OTHER), parts, sources
+
+
 def _labels(examples: list[Example]) -> list[str]:
     return [e.label for e in examples]
+
+
+def _training_data(
+    settings: TrainSettings,
+    split_seed: int,
+    train_curves: int,
+    train_views: int,
+    parts: dict[str, tuple[list, list[str]]],
+    classes: tuple[str, ...],
+    other_sources: dict[str, int],
+) -> dict[str, Any]:
+    """What the card says about the training data."""
+    training_data: dict[str, Any] = {
+        "survey": "CSS (Catalina Sky Survey, Drake et al. 2014)",
+        "split_seed": split_seed,
+        "training_seed": settings.seed,
+        "train_curves": train_curves,
+        "train_views": train_views,
+        "train_per_class": {c: parts["train"][1].count(c) for c in classes},
+        "partial_views": f"{settings.variants} a curve: first k points (k log-uniform 5..n) "
+        "or a 30-100% subsample",
+        "noisy_share": f"{settings.noisy_share:.0%} of the partial views have every magnitude "
+        "redrawn within its error bar (Gaussian, sigma = err)",
+        "cadence_views": f"{settings.cadence_views} a curve of each of "
+        f"{', '.join(CADENCES)} (training/cadences.py), half cut to their first k points",
+        "features": list(settings.features),
+    }
+    if other_sources:
+        training_data["other"] = {
+            "sources": other_sources,
+            "what": "CSS classes outside the 7, constant stars on real CSS cadences, real "
+            "transients (Open Supernova Catalog), real quasars (Gaia DR3); split by a hash of "
+            "the name (training/nonmembers.py)",
+        }
+    return training_data
 
 
 def train(settings: TrainSettings, log=print) -> dict:
@@ -108,16 +168,18 @@ def train(settings: TrainSettings, log=print) -> dict:
     )
 
     grid = DmDtGrid.preset(settings.bins)
+    classes, parts, other_sources = _with_other(settings, split, examples, log)
     curves, labels = with_partial_views(
-        [e.curve for e in examples["train"]],
-        _labels(examples["train"]),
+        *parts["train"],
         settings.variants,
         settings.seed,
         settings.noisy_share,
         settings.cadence_views,
     )
-    y_train = np.array([CLASSES.index(label) for label in labels])
-    y_val = np.array([CLASSES.index(e.label) for e in examples["val"]])
+    y_train = np.array([classes.index(label) for label in labels])
+    val_curves, val_labels = parts["val"]
+    y_val = np.array([classes.index(label) for label in val_labels])
+    members_val = y_val < len(CLASSES)  # the unknown threshold is set on the 7 classes
     log(
         f"building images and features: {len(curves)} training views "
         f"({settings.variants} partial views a curve, {settings.noisy_share:.0%} of them "
@@ -125,7 +187,7 @@ def train(settings: TrainSettings, log=print) -> dict:
         f"{len(y_val)} validation curves, {len(settings.features)} features"
     )
     train_in = model_inputs(curves, grid, settings.features)
-    val_in = model_inputs([e.curve for e in examples["val"]], grid, settings.features)
+    val_in = model_inputs(val_curves, grid, settings.features)
     mean = train_in["features"].mean(axis=0)
     scale = np.maximum(train_in["features"].std(axis=0), 1e-6)
     stats = (torch.as_tensor(mean), torch.as_tensor(scale))
@@ -134,22 +196,10 @@ def train(settings: TrainSettings, log=print) -> dict:
     backgrounds = compute_backgrounds(
         full_train["image"][:, 0], _labels(examples["train"]), CLASSES
     )
-    class_counts = {c: int(sum(lab == c for lab in _labels(examples["train"]))) for c in CLASSES}
-    training_data = {
-        "survey": "CSS (Catalina Sky Survey, Drake et al. 2014)",
-        "split_seed": split_seed,
-        "training_seed": settings.seed,
-        "train_curves": len(examples["train"]),
-        "train_views": len(curves),
-        "validation_curves": len(examples["val"]),
-        "train_per_class": class_counts,
-        "partial_views": f"{settings.variants} a curve: first k points (k log-uniform 5..n) "
-        "or a 30-100% subsample",
-        "noisy_share": f"{settings.noisy_share:.0%} of the partial views have every magnitude "
-        "redrawn within its error bar (Gaussian, sigma = err)",
-        "cadence_views": f"{settings.cadence_views} a curve of each of "
-        f"{', '.join(CADENCES)} (training/cadences.py), half cut to their first k points",
-    }
+    training_data = _training_data(
+        settings, split_seed, len(examples["train"]), len(curves), parts, classes, other_sources
+    )
+    training_data["validation_curves"] = len(examples["val"])
 
     report: dict[str, Any] = {
         "settings": {k: str(v) for k, v in asdict(settings).items()},
@@ -157,14 +207,14 @@ def train(settings: TrainSettings, log=print) -> dict:
     }
     for architecture in settings.architectures:
         pick = (lambda d: d) if uses_features(architecture) else (lambda d: {"image": d["image"]})
-        model = build(architecture, grid.shape, len(CLASSES), stats)
+        model = build(architecture, grid.shape, len(classes), stats)
         result = fit(
             model,
             pick(train_in),
             y_train,
             pick(val_in),
             y_val,
-            len(CLASSES),
+            len(classes),
             _fit_config(architecture, settings),
             desc=architecture,
         )
@@ -180,10 +230,10 @@ def train(settings: TrainSettings, log=print) -> dict:
             version=settings.version,
             architecture=architecture,
             grid=grid,
-            classes=CLASSES,
+            classes=classes,
             check_inputs={k: v[:256] for k, v in pick(val_in).items()},
             temperature=temperature,
-            unknown_threshold=_unknown_threshold(probabilities),
+            unknown_threshold=_unknown_threshold(probabilities[members_val]),
             min_points=MIN_POINTS,
             backgrounds=backgrounds,
             training_data=training_data,

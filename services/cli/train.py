@@ -81,6 +81,25 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "found to encode the survey (classifier.features.SURVEY_ENCODING_FEATURES)",
     )
     train.add_argument(
+        "--transients",
+        type=Path,
+        default=None,
+        help="Open Supernova Catalog folder: train the class 'other' (with the CSS classes "
+        "outside the 7 and constant stars); its held-out part is evaluated",
+    )
+    train.add_argument(
+        "--quasars",
+        type=Path,
+        default=None,
+        help="Gaia DR3 quasar folder: train the class 'other' with them too",
+    )
+    train.add_argument(
+        "--quasar-limit",
+        type=int,
+        default=2000,
+        help="at most this many quasars a part (default 2000)",
+    )
+    train.add_argument(
         "--architectures",
         nargs="+",
         default=None,
@@ -107,6 +126,7 @@ def _quiet_exporter() -> None:
 def run(args: argparse.Namespace) -> None:
     from classifier.features import FEATURE_NAMES, SURVEY_NEUTRAL_FEATURES  # noqa: PLC0415
     from training.nets import ARCHITECTURES  # noqa: PLC0415 - the training extra
+    from training.other_class import OtherSources  # noqa: PLC0415
     from training.pipeline import TrainSettings, train  # noqa: PLC0415
 
     _quiet_exporter()
@@ -120,13 +140,20 @@ def run(args: argparse.Namespace) -> None:
         noisy_share=args.noisy_share,
         cadence_views=args.cadence_views,
         features=SURVEY_NEUTRAL_FEATURES if args.features == "survey-neutral" else FEATURE_NAMES,
+        other=(
+            OtherSources(args.transients, args.quasars, args.quasar_limit)
+            if args.transients or args.quasars
+            else None
+        ),
         version=args.model_version,
         architectures=tuple(args.architectures or ARCHITECTURES),
         max_epochs=args.epochs,
         per_class=args.per_class,
     )
     train(settings)
-    shipped = evaluate_run(args.data_dir, args.out, None)
+    shipped = evaluate_run(
+        args.data_dir, args.out, None, args.transients, args.quasars, args.quasar_limit
+    )
     if args.install:
         source = args.out / "candidates" / shipped
         target = models_dir() / f"css-{shipped}"
