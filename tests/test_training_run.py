@@ -37,6 +37,14 @@ def tiny_run(shared_data, tmp_path_factory):
             "1",
             "--features",
             "survey-neutral",
+            "--transients",
+            str(shared_data / "transients_osc"),
+            "--transient-limit",
+            "30",
+            "--quasars",
+            str(shared_data / "gaia_qso"),
+            "--quasar-limit",
+            "30",
             "--install",
         ]
     )
@@ -53,7 +61,7 @@ def test_train_writes_candidates_report_and_installs_a_bundle(tiny_run):
     for name in ("mahabal2017", "dmdtnet", "hybrid"):
         assert info["candidates"][name]["onnx_max_abs_logit_diff"] < 1e-4
         bundle = load_bundle(run / "candidates" / name)
-        assert bundle.card.classes == ["EW", "EA", "RRab", "RRc", "RRd", "RS_CVn", "LPV"]
+        assert bundle.card.classes == ["EW", "EA", "RRab", "RRc", "RRd", "RS_CVn", "LPV", "other"]
         assert {"cadence", "max", "rpca", "class:EW"} <= set(bundle.backgrounds)
     split = json.loads((run / "split.json").read_text())
     assert len(split["test"]) == 7 * 3 and split["seed"] == 2017  # 15% of 20 a class
@@ -64,6 +72,9 @@ def test_train_writes_candidates_report_and_installs_a_bundle(tiny_run):
     assert hybrid.card.inputs["features"] == [None, len(SURVEY_NEUTRAL_FEATURES)]
     assert "training/cadences.py" in training["cadence_views"]
     assert info["candidates"]["forest"]["feature_names"] == list(SURVEY_NEUTRAL_FEATURES)
+    sources = training["other"]["sources"]
+    assert sources["transients"] == sources["quasars"] == 30 and sources["constant"] > 0
+    assert training["train_per_class"]["other"] == sum(sources.values())
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert set(evaluation["models"]["hybrid"]["macro_f1_by_points"]) == {
         "first_5",

@@ -35,7 +35,8 @@ class OtherSources:
 
     transients: Path | None = None
     quasars: Path | None = None
-    quasar_limit: int | None = 2000
+    quasar_limit: int | None = 2000  # at most this many quasars a part
+    transient_limit: int | None = None  # at most this many transients a part
 
 
 def constant_stars(
@@ -68,7 +69,8 @@ def other_curves(
         "constant": constant_stars(members, CONSTANT_SHARE, np.random.default_rng([seed, 3])),
     }
     if sources.transients is not None:
-        found["transients"] = [m.curve for m in transients(sources.transients, part)]
+        held = itertools.islice(transients(sources.transients, part), sources.transient_limit)
+        found["transients"] = [m.curve for m in held]
     if sources.quasars is not None:
         held = itertools.islice(quasars(sources.quasars, part), sources.quasar_limit)
         found["quasars"] = [m.curve for m in held]

@@ -100,6 +100,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="at most this many quasars a part (default 2000)",
     )
     train.add_argument(
+        "--transient-limit",
+        type=int,
+        default=None,
+        help="at most this many transients a part (default: all)",
+    )
+    train.add_argument(
         "--architectures",
         nargs="+",
         default=None,
@@ -141,7 +147,7 @@ def run(args: argparse.Namespace) -> None:
         cadence_views=args.cadence_views,
         features=SURVEY_NEUTRAL_FEATURES if args.features == "survey-neutral" else FEATURE_NAMES,
         other=(
-            OtherSources(args.transients, args.quasars, args.quasar_limit)
+            OtherSources(args.transients, args.quasars, args.quasar_limit, args.transient_limit)
             if args.transients or args.quasars
             else None
         ),
