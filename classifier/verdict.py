@@ -22,8 +22,14 @@ if TYPE_CHECKING:  # onnxruntime loads only where a model runs
 class Verdict(BaseModel):
     """What a model says of one curve."""
 
-    label: str
-    probabilities: dict[str, float]
+    label: str = Field(
+        description="the most probable of the model's classes; models trained with the class "
+        "'other' answer 'other' for what is none of the periodic classes (transients, quasars, "
+        "constant stars...)"
+    )
+    probabilities: dict[str, float] = Field(
+        description="every class of the model's card (with 'other' when it has it), summing to 1"
+    )
     confidence: float
     unknown: bool = Field(description="top probability below the model's threshold")
     model: str
