@@ -153,6 +153,7 @@ def test_evaluate_measures_held_out_transients_and_quasars(tiny_run, shared_data
     args = ["evaluate", str(data), "--run", str(root / "run"), "--out", str(tmp_path)]
     args += ["--transients", str(shared_data / "transients_osc")]
     args += ["--quasars", str(shared_data / "gaia_qso"), "--quasar-limit", "40"]
+    args += ["--eros", str(shared_data / "eros_lmc")]
     assert main(args) == 0
     evaluation = json.loads((root / "run" / "evaluation.json").read_text())
     outside = evaluation["models"]["hybrid"]["nonmembers"]
@@ -160,4 +161,7 @@ def test_evaluate_measures_held_out_transients_and_quasars(tiny_run, shared_data
     for measured in outside.values():
         for key in ("roc_auc", "rejected_at_5pct", "flagged_other", "median_confidence_other"):
             assert 0.0 <= measured[key] <= 1.0
-    assert "## Real curves outside the 7 classes" in (tmp_path / "summary.md").read_text()
+    eros = evaluation["models"]["hybrid"]["eros"]
+    assert set(eros) == {"B", "R"} and all(0 <= e["group_accuracy"] <= 1 for e in eros.values())
+    summary = (tmp_path / "summary.md").read_text()
+    assert "## Real curves outside the 7 classes" in summary and "## EROS-1" in summary

@@ -30,6 +30,7 @@ from training.metrics import classification_metrics, shift_to_paper_prior, unkno
 from training.nonmembers import part_of
 from training.other_class import OTHER
 from training.paper import CLASSES
+from training.transfer import GROUPS, ErosSet, group_accuracy
 
 POINTS = (5, 10, 20, 50, 100, None)  # None: the whole curve
 CADENCE_SEED = 2017  # the other surveys' views of the test curves
@@ -91,6 +92,22 @@ def candidates(run_dir: Path) -> list[Candidate]:
     return found
 
 
+def _eros_scores(model: Candidate, inputs: dict[str, np.ndarray], types: list[str]) -> dict:
+    probabilities = model.score(inputs)[1]
+    called = [model.classes[i] for i in probabilities.argmax(axis=1)]
+    known = [i for i, t in enumerate(types) if t in GROUPS]
+    cepheids = np.array([t == "Cepheid" for t in types])
+    threshold = model.unknown_threshold or 0.0
+    rejected = (probabilities.argmax(axis=1) >= len(CLASSES)) | (
+        probabilities.max(axis=1) < threshold
+    )
+    return {
+        "n": len(types),
+        "group_accuracy": group_accuracy([types[i] for i in known], [called[i] for i in known]),
+        "cepheids_other_or_unknown": float(rejected[cepheids].mean()) if cepheids.any() else 0.0,
+    }
+
+
 def _record_in_card(folder: Path, metrics: dict) -> None:
     """Put the headline test figures into the bundle's card (the hash covers the ONNX only)."""
     card = json.loads((folder / CARD).read_text())
@@ -119,10 +136,13 @@ def evaluate(
     run_dir: Path,
     log=print,
     nonmembers: Mapping[str, Sequence[LightCurve]] | None = None,
+    eros: Mapping[str, ErosSet] | None = None,
 ) -> dict:
     """Metrics of every candidate (written to ``run_dir/evaluation.json``); ``nonmembers``:
     held-out real curves outside the 7 classes by set (transients, quasars), each measured
-    as the "other" classes are."""
+    as the "other" classes are; ``eros``: EROS-1 test curves by band, scored by group
+    accuracy (binary -> EW/EA, RR Lyrae -> RRab/RRc/RRd, Mira -> LPV) and by the share of
+    Cepheids (no CSS class) answered ``other`` or flagged unknown."""
     split = Split.load(run_dir / "split.json")
     models = candidates(run_dir)
     grid = next(m.grid for m in models if m.grid is not None)
@@ -148,6 +168,10 @@ def evaluate(
         for name, cadence in CADENCES.items()
     }
     other_inputs = model_inputs([e.curve for e in other], grid, FEATURE_NAMES)
+    eros_inputs = {
+        band: (model_inputs(found.curves, grid, FEATURE_NAMES), found.types)
+        for band, found in (eros or {}).items()
+    }
     outside = {
         name: model_inputs([c for c in curves if len(c) >= MIN_POINTS], grid, FEATURE_NAMES)
         for name, curves in (nonmembers or {}).items()
@@ -186,6 +210,10 @@ def evaluate(
                 **unknown_separation(calibrated, model.score(inputs)[1], model.unknown_threshold),
             }
             for name, inputs in outside.items()
+        }
+        metrics["eros"] = {
+            band: _eros_scores(model, inputs, types)
+            for band, (inputs, types) in eros_inputs.items()
         }
         metrics["validation_macro_f1"] = model.validation_macro_f1
         metrics["kind"] = model.kind

@@ -216,6 +216,36 @@ def _nonmember_table(results: dict) -> list[str]:
     ]
 
 
+def _eros_table(results: dict) -> list[str]:
+    """EROS-1 (another survey, never trained on), when the evaluation had it."""
+    rows = [(n, m["eros"]) for n, m in results["models"].items() if m.get("eros")]
+    if not rows:
+        return []
+    bands = sorted(rows[0][1])
+    return [
+        "## EROS-1, a survey never trained on",
+        "",
+        "Group accuracy on the EROS-1 LMC test curves (binary -> EW/EA, RR Lyrae -> RRab/RRc/",
+        "RRd, Mira -> LPV; the mean over the three types) and the share of Cepheids (no CSS",
+        "class) answered `other` or flagged unknown:",
+        "",
+        "| model | "
+        + " | ".join(f"{b} group accuracy | {b} Cepheids rejected" for b in bands)
+        + " |",
+        "|---|" + "---:|---:|" * len(bands),
+        *(
+            f"| {name} | "
+            + " | ".join(
+                f"{by[b]['group_accuracy']:.3f} | {by[b]['cepheids_other_or_unknown']:.3f}"
+                for b in bands
+            )
+            + " |"
+            for name, by in rows
+        ),
+        "",
+    ]
+
+
 def write_report(results: dict, run_dir: Path, out_dir: Path) -> Path:
     """All pictures and ``summary.md`` into ``out_dir``; returns the summary's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -279,6 +309,7 @@ def write_report(results: dict, run_dir: Path, out_dir: Path) -> Path:
         "",
         *_cadence_table(results),
         *_nonmember_table(results),
+        *_eros_table(results),
         "## Pictures",
         "",
         "![confusion matrix](confusion.png)",

@@ -14,6 +14,7 @@ def evaluate_run(
     transients_dir: Path | None = None,
     quasars_dir: Path | None = None,
     quasar_limit: int | None = None,
+    eros_dir: Path | None = None,
 ) -> str:
     """Evaluate ``run_dir``, write its report; returns the name of the candidate to ship.
     With the transient and quasar folders, their held-out (test) parts are measured too."""
@@ -29,7 +30,10 @@ def evaluate_run(
     if quasars_dir is not None:
         held_out = itertools.islice(quasars(quasars_dir, "test"), quasar_limit)
         nonmembers["quasars"] = [m.curve for m in held_out]
-    results = evaluate(data_dir, run_dir, nonmembers=nonmembers)
+    from training.transfer import ErosSet  # noqa: PLC0415
+
+    eros = ErosSet.load(eros_dir, "test", ("B", "R")) if eros_dir is not None else None
+    results = evaluate(data_dir, run_dir, nonmembers=nonmembers, eros=eros)
     summary = write_report(results, run_dir, out_dir or run_dir / "report")
     print(f"report: {summary}")
     return results["shipped"]
@@ -61,9 +65,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--quasar-limit", type=int, default=None, help="at most this many held-out quasars"
     )
+    evaluate.add_argument(
+        "--eros",
+        type=Path,
+        default=None,
+        help="EROS-1 folder (test.csv, test_varlength_features.csv.gz): group accuracy per band",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
     evaluate_run(
-        args.data_dir, args.run, args.out, args.transients, args.quasars, args.quasar_limit
+        args.data_dir,
+        args.run,
+        args.out,
+        args.transients,
+        args.quasars,
+        args.quasar_limit,
+        args.eros,
     )
