@@ -109,7 +109,26 @@ def test_metrics_on_known_cases():
     known = np.tile([0.9, 0.1, 0, 0, 0, 0, 0], (10, 1))
     other = np.tile([0.4, 0.3, 0.3, 0, 0, 0, 0], (10, 1))
     result = unknown_separation(known, other, threshold=0.5)
-    assert result == {"roc_auc": 1.0, "flagged_known": 0.0, "flagged_other": 1.0}
+    assert result == {
+        "roc_auc": 1.0,
+        "rejected_at_5pct": 1.0,
+        "median_confidence_other": 0.4,
+        "flagged_known": 0.0,
+        "flagged_other": 1.0,
+    }
+    # a model with the class other (an 8th column): answering it is a rejection
+    known8 = np.tile([0.9, 0.1, 0, 0, 0, 0, 0, 0], (10, 1))
+    other8 = np.tile([0.1, 0, 0, 0, 0, 0, 0, 0.9], (10, 1))
+    result8 = unknown_separation(known8, other8, threshold=0.5)
+    assert result8["answered_other_or_unknown_other"] == 1.0
+    assert result8["answered_other_or_unknown_known"] == 0.0 and result8["roc_auc"] == 1.0
+    # ... and on the 7 classes' test split an 'other' answer is a miss, not a class
+    labels7 = np.array([0, 1, 2, 3, 4, 5, 6])
+    says_other = np.eye(8)[[0, 1, 2, 3, 4, 5, 7]]
+    seven = classification_metrics(says_other, labels7)
+    assert seven["accuracy"] == pytest.approx(6 / 7)
+    assert seven["per_class"]["LPV"]["recall"] == 0.0
+    assert np.array(seven["confusion_row_normalised"]).shape == (7, 8)
 
 
 def test_class_weights_and_temperature():
