@@ -145,7 +145,7 @@ def evaluate(
     Cepheids (no CSS class) answered ``other`` or flagged unknown."""
     split = Split.load(run_dir / "split.json")
     models = candidates(run_dir)
-    grid = next(m.grid for m in models if m.grid is not None)
+    default_grid = next(m.grid for m in models if m.grid is not None)
     test = load_examples(data_dir, split.parts["test"], "reading test")
     other_names = split.parts["other"]
     if any(OTHER in m.classes for m in models):  # trained on some: measure the held-out ones
@@ -154,28 +154,41 @@ def evaluate(
     labels = np.array([CLASSES.index(e.label) for e in test])
     train_labels = [label_of(name) for name in split.parts["train"]]
     train_counts = np.array([train_labels.count(c) for c in CLASSES], dtype=np.float64)
-    sets = {
-        f"first_{k}" if k else "all": model_inputs(
-            [e.curve.first(k) if k and len(e.curve) > k else e.curve for e in test],
-            grid,
-            FEATURE_NAMES,
-        )
-        for k in POINTS
-    }
     rng = np.random.default_rng(CADENCE_SEED)
-    by_cadence = {
-        name: model_inputs([view(e.curve, cadence, rng) for e in test], grid, FEATURE_NAMES)
-        for name, cadence in CADENCES.items()
+    curve_sets: dict[str, dict[str, list[LightCurve]]] = {
+        "points": {
+            f"first_{k}" if k else "all": [
+                e.curve.first(k) if k and len(e.curve) > k else e.curve for e in test
+            ]
+            for k in POINTS
+        },
+        "cadences": {
+            name: [view(e.curve, cadence, rng) for e in test] for name, cadence in CADENCES.items()
+        },
+        "other": {"css": [e.curve for e in other]},
+        "outside": {
+            name: [c for c in curves if len(c) >= MIN_POINTS]
+            for name, curves in (nonmembers or {}).items()
+        },
+        "eros": {band: found.curves for band, found in (eros or {}).items()},
     }
-    other_inputs = model_inputs([e.curve for e in other], grid, FEATURE_NAMES)
-    eros_inputs = {
-        band: (model_inputs(found.curves, grid, FEATURE_NAMES), found.types)
-        for band, found in (eros or {}).items()
-    }
-    outside = {
-        name: model_inputs([c for c in curves if len(c) >= MIN_POINTS], grid, FEATURE_NAMES)
-        for name, curves in (nonmembers or {}).items()
-    }
+    eros_types = {band: found.types for band, found in (eros or {}).items()}
+    built: dict[str, dict[str, dict[str, dict[str, np.ndarray]]]] = {}
+
+    def inputs_of(model: Candidate) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+        """Every set's inputs on the model's grid (built once per grid; the forest takes
+        the first network's, its features do not depend on it)."""
+        grid = model.grid or default_grid
+        key = json.dumps(grid.to_dict())
+        if key not in built:
+            built[key] = {
+                kind: {
+                    name: model_inputs(curves, grid, FEATURE_NAMES) for name, curves in by.items()
+                }
+                for kind, by in curve_sets.items()
+            }
+        return built[key]
+
     log(f"test {len(test)} curves, other {len(other)} curves, {len(models)} candidates")
 
     results: dict = {
@@ -185,6 +198,8 @@ def evaluate(
         "other_classes": sorted({e.label for e in other}),
     }
     for model in models:
+        on_grid = inputs_of(model)
+        sets, by_cadence = on_grid["points"], on_grid["cadences"]
         raw, calibrated = model.score(sets["all"])
         metrics = classification_metrics(calibrated, labels)
         metrics["ece_before_temperature"] = classification_metrics(raw, labels)["ece"]
@@ -202,18 +217,18 @@ def evaluate(
             for name, inputs in by_cadence.items()
         }
         metrics["unknown"] = unknown_separation(
-            calibrated, model.score(other_inputs)[1], model.unknown_threshold
+            calibrated, model.score(on_grid["other"]["css"])[1], model.unknown_threshold
         )
         metrics["nonmembers"] = {
             name: {
                 "n": len(inputs["image"]),
                 **unknown_separation(calibrated, model.score(inputs)[1], model.unknown_threshold),
             }
-            for name, inputs in outside.items()
+            for name, inputs in on_grid["outside"].items()
         }
         metrics["eros"] = {
-            band: _eros_scores(model, inputs, types)
-            for band, (inputs, types) in eros_inputs.items()
+            band: _eros_scores(model, band_inputs, eros_types[band])
+            for band, band_inputs in on_grid["eros"].items()
         }
         metrics["validation_macro_f1"] = model.validation_macro_f1
         metrics["kind"] = model.kind
