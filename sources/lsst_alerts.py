@@ -25,7 +25,7 @@ import numpy as np
 from classifier.lightcurve import LightCurve
 from classifier.readers.lsst import AB_ZERO_POINT_NJY, WIRE_MAGIC
 from classifier.readers.lsst_schemas import SchemaCatalog, schema_id
-from sources.ztf_alerts import SurveyAlert, candid_base
+from sources.ztf_alerts import SurveyAlert, candid_base, css_digits
 
 SCHEMA_VERSIONS = ("10.0", "11.0")
 DEFAULT_SCHEMA = "11.0"
@@ -66,7 +66,7 @@ def diaobject_id(object_id: str) -> int:
     >>> diaobject_id("1001006006382"), diaobject_id("CSS1001006006382")
     (1001006006382, 1001006006382)
     """
-    digits = object_id[3:] if object_id.upper().startswith("CSS") else object_id
+    digits = css_digits(object_id)
     if digits.isdigit() and 0 < int(digits) < 2**62:
         return int(digits)
     return zlib.crc32(digits.encode()) + 1

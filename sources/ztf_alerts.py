@@ -74,9 +74,14 @@ class SurveyAlert:
     packet: bytes
 
 
+def css_digits(object_id: str) -> str:
+    """The id without a ``CSS`` prefix (Catalina ids are numbers)."""
+    return object_id[3:] if object_id.upper().startswith("CSS") else object_id
+
+
 def candid_base(object_id: str) -> int:
     """A per-object base for detection ids: the numeric CSS id, else a CRC32 of the id."""
-    digits = object_id[3:] if object_id.upper().startswith("CSS") else object_id
+    digits = css_digits(object_id)
     base = int(digits) if digits.isdigit() and len(digits) <= 13 else zlib.crc32(digits.encode())
     return base * 100_000
 

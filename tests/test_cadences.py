@@ -69,10 +69,11 @@ def test_views_of_real_css_curves_have_each_survey_s_counts_and_baselines(sample
 def test_the_audit_finds_the_point_count_and_nothing_at_css_cadence(samples):
     curves = [read_file(p)[0].curve() for p in sorted(samples.glob("css_*.csv"))]
     grid = DmDtGrid.preset("crts")
-    same = audit(curves, {"css": CSS}, grid)
+    same = audit(curves, {"css": curves}, grid)
     features = same.separability[: len(FEATURE_NAMES), 0]
     assert np.all(features == 0.0) and np.all(same.shift[: len(FEATURE_NAMES)] == 0.0)
-    other = audit(curves, {"gaia": CADENCES["gaia"]}, grid)
+    rng = np.random.default_rng(0)
+    other = audit(curves, {"gaia": [view(c, CADENCES["gaia"], rng) for c in curves]}, grid)
     by_input = dict(zip(other.inputs, other.separability[:, 0], strict=True))
     assert by_input["log10_n_points"] == 1.0 and "log10_n_points" in other.leaking()
     assert other.inputs[-1] == IMAGE

@@ -26,7 +26,12 @@ from classifier.model_input import model_inputs, select_features
 from training import forest
 from training.cadences import CADENCES, MIN_POINTS, view
 from training.dataset import Split, label_of, load_examples
-from training.metrics import classification_metrics, shift_to_paper_prior, unknown_separation
+from training.metrics import (
+    classification_metrics,
+    rejected,
+    shift_to_paper_prior,
+    unknown_separation,
+)
 from training.nonmembers import part_of
 from training.other_class import OTHER
 from training.paper import CLASSES
@@ -97,14 +102,11 @@ def _eros_scores(model: Candidate, inputs: dict[str, np.ndarray], types: list[st
     called = [model.classes[i] for i in probabilities.argmax(axis=1)]
     known = [i for i, t in enumerate(types) if t in GROUPS]
     cepheids = np.array([t == "Cepheid" for t in types])
-    threshold = model.unknown_threshold or 0.0
-    rejected = (probabilities.argmax(axis=1) >= len(CLASSES)) | (
-        probabilities.max(axis=1) < threshold
-    )
+    refused = rejected(probabilities, model.unknown_threshold or 0.0)
     return {
         "n": len(types),
         "group_accuracy": group_accuracy([types[i] for i in known], [called[i] for i in known]),
-        "cepheids_other_or_unknown": float(rejected[cepheids].mean()) if cepheids.any() else 0.0,
+        "cepheids_other_or_unknown": float(refused[cepheids].mean()) if cepheids.any() else 0.0,
     }
 
 

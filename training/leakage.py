@@ -29,7 +29,6 @@ from classifier.features import FEATURE_NAMES, feature_matrix
 from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
 from classifier.normalise import Normalisation, normalise
-from training.cadences import Cadence, view
 
 LEAK_THRESHOLD = 0.5
 IMAGE = "dm-dt image"
@@ -71,7 +70,7 @@ def _image_separability(css: np.ndarray, other: np.ndarray) -> float:
     model = LogisticRegression(C=1.0, max_iter=2000)
     folds = min(_FOLDS, len(css))
     scores = cross_val_predict(model, pixels, truth, cv=folds, method="predict_proba")[:, 1]
-    return abs(2.0 * float(roc_auc_score(truth, scores)) - 1.0)
+    return separability(scores[: len(css)], scores[len(css) :])
 
 
 def _spread(values: np.ndarray) -> float:
@@ -86,12 +85,14 @@ def _images(curves: Sequence[LightCurve], grid: DmDtGrid, norm: Normalisation) -
 
 def audit(
     curves: Sequence[LightCurve],
-    cadences: Mapping[str, Cadence],
+    views: Mapping[str, Sequence[LightCurve]],
     grid: DmDtGrid,
     norm: Normalisation = "mahabal",
     seed: int = 2017,
 ) -> Leakage:
-    """The leakage of every feature and of the image, at each cadence against CSS's."""
+    """The leakage of every feature and of the image between ``curves`` (CSS cadence) and
+    each cadence's views of them (``views[name][i]`` is a view of ``curves[i]``; see
+    :func:`training.cadences.view`)."""
     base_features = feature_matrix(curves).astype(np.float64)
     base_images = _images(curves, grid, norm)
     rng = np.random.default_rng(seed)
@@ -100,17 +101,16 @@ def audit(
         np.median(np.abs(base_images[pairs[:, 0]] - base_images[pairs[:, 1]]).sum(axis=(1, 2)))
     )
     inputs = (*FEATURE_NAMES, IMAGE)
-    sep = np.zeros((len(inputs), len(cadences)))
+    sep = np.zeros((len(inputs), len(views)))
     shift = np.zeros_like(sep)
-    for k, cadence in enumerate(cadences.values()):
-        views = [view(curve, cadence, rng) for curve in curves]
-        features = feature_matrix(views).astype(np.float64)
+    for k, seen in enumerate(views.values()):
+        features = feature_matrix(seen).astype(np.float64)
         for j in range(len(FEATURE_NAMES)):
             sep[j, k] = separability(base_features[:, j], features[:, j])
             moved = np.abs(features[:, j] - base_features[:, j])
             shift[j, k] = float(np.median(moved)) / _spread(base_features[:, j])
-        images = _images(views, grid, norm)
+        images = _images(seen, grid, norm)
         sep[-1, k] = _image_separability(base_images, images)
         moved_images = np.abs(images - base_images).sum(axis=(1, 2))
         shift[-1, k] = float(np.median(moved_images)) / (image_spread or 1.0)
-    return Leakage(inputs, tuple(cadences), sep, shift, len(curves))
+    return Leakage(inputs, tuple(views), sep, shift, len(curves))

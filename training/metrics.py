@@ -80,6 +80,12 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dic
     }
 
 
+def rejected(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """Per curve: answered ``other`` (a column past the 7 classes) or flagged unknown (top
+    probability below ``threshold``)."""
+    return (probabilities.argmax(axis=1) >= len(CLASSES)) | (probabilities.max(axis=1) < threshold)
+
+
 def unknown_separation(known: np.ndarray, other: np.ndarray, threshold: float | None) -> dict:
     """How well ``1 - (top probability of the 7 classes)`` flags the other classes: ROC AUC
     (other = positive), the share of the others rejected when 5% of the known ones are
@@ -100,8 +106,6 @@ def unknown_separation(known: np.ndarray, other: np.ndarray, threshold: float | 
         result["flagged_other"] = float((other.max(axis=1) < threshold).mean())
         if other.shape[1] > members:
             for name, probabilities in (("known", known), ("other", other)):
-                rejected = (probabilities.argmax(axis=1) >= members) | (
-                    probabilities.max(axis=1) < threshold
-                )
-                result[f"answered_other_or_unknown_{name}"] = float(rejected.mean())
+                share = float(rejected(probabilities, threshold).mean())
+                result[f"answered_other_or_unknown_{name}"] = share
     return result

@@ -9,7 +9,13 @@ exhaust memory.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from classifier.readers.avro_plan import ReadPlan
 
 MAGIC = b"Obj\x01"
 MAX_BLOCK_BYTES = 64 << 20
@@ -80,3 +86,28 @@ def read_container(data: bytes) -> Container:
             raise ValueError("a block does not end with the file's sync marker")
         i += 16
     return Container(meta["avro.schema"], blocks)
+
+
+class _Reading(Protocol):
+    plan: ReadPlan
+
+
+R = TypeVar("R", bound=_Reading)
+Record = tuple[np.ndarray, np.ndarray, bytes]  # floats, ints, the block's bytes
+
+
+def container_records(data: bytes, reading_of: Callable[[bytes], R]) -> tuple[R, list[Record]]:
+    """The compiled reading of a container's writer schema (``reading_of``: from the schema's
+    JSON bytes) and every record read with its plan; ``ValueError`` if ``data`` is not a
+    container, is corrupt in any way, or holds no record."""
+    if not data.startswith(MAGIC):
+        raise ValueError("not an Avro container file (bad magic bytes)")
+    try:
+        container = read_container(data)
+        reading = reading_of(container.schema)
+        rows = reading.plan.read_blocks(container.blocks)
+    except Exception as error:  # truncated or corrupt input fails in many ways
+        raise ValueError(f"corrupt Avro container: {type(error).__name__}: {error}") from None
+    if not rows:
+        raise ValueError("Avro container holds no alert")
+    return reading, rows

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.readers.avro_container import MAGIC as CONTAINER_MAGIC
-from classifier.readers.avro_container import read_container
+from classifier.readers.avro_container import container_records
 from classifier.readers.avro_plan import NULL_INT, FieldSpec, ReadPlan
 from classifier.readers.base import (
     FUTURE_TOLERANCE_DAYS,
@@ -196,14 +196,14 @@ class LsstAlert:
     def photometry(self, magnitude: Magnitude = "dc", forced: bool = False) -> Photometry:
         """Per-band curves of AB magnitudes from ``scienceFlux`` (default) or ``psfFlux``."""
         per_band: dict[str, BandColumns] = {}
-        for band, points in self.band_points(magnitude, forced).items():
+        usable, skipped = self.points(magnitude, forced)
+        for band, points in usable.items():
             per_band[band] = (
                 [p.mjd for p in points],
                 [p.mag for p in points],
                 [p.err for p in points],
                 [_source_name(p.candid) for p in points],
             )
-        _, skipped = self.points(magnitude, forced)
         curves, rejected = build_curves(self.object_id, per_band)
         notes = tuple(f"{n} point(s) skipped: {reason}" for reason, n in sorted(skipped.items()))
         return Photometry(
@@ -291,18 +291,23 @@ class _Reading:
         )
 
 
-@lru_cache(maxsize=32)
-def _reading(schema_text: str) -> _Reading:
-    """The compiled reading of a writer schema, once per distinct schema."""
-    schema = json.loads(schema_text)
+def _compiled(schema: dict) -> _Reading:
+    """The reading of a writer schema, its version taken from its name (lsst.vM_m.alert)."""
     name = schema.get("namespace", "") + "." + schema.get("name", "")
     version = name.split(".v", 1)[1].split(".")[0].replace("_", ".") if ".v" in name else "?"
     return _Reading(ReadPlan.compile(schema, _SPEC), version)
 
 
 @lru_cache(maxsize=32)
+def _reading(schema_text: bytes) -> _Reading:
+    """The compiled reading of a container's writer schema, once per distinct schema."""
+    return _compiled(json.loads(schema_text))
+
+
+@lru_cache(maxsize=32)
 def _catalog_reading(catalog: SchemaCatalog, identifier: int) -> _Reading:
-    return _reading(json.dumps(catalog.schema(identifier)))
+    """The compiled reading of a wire-format schema id, once per catalog and id."""
+    return _compiled(catalog.schema(identifier))
 
 
 def wire_schema_id(data: bytes) -> int:
@@ -338,14 +343,7 @@ def decode_lsst_alerts(data: bytes, schemas: SchemaCatalog | None = None) -> lis
 
 
 def _decode_container(data: bytes, latest: float) -> list[LsstAlert]:
-    try:
-        container = read_container(data)
-        reading = _reading(container.schema.decode())
-        rows = reading.plan.read_blocks(container.blocks)
-    except Exception as error:  # truncated or corrupt input fails in many ways
-        raise ValueError(f"corrupt Avro container: {type(error).__name__}: {error}") from None
-    if not rows:
-        raise ValueError("Avro container holds no alert")
+    reading, rows = container_records(data, _reading)
     return [reading.alert(*row, latest) for row in rows]
 
 

@@ -116,8 +116,6 @@ class SchemaSource(Protocol):
 
     def schema(self, identifier: int) -> dict[str, Any]: ...
 
-    def describe(self) -> str: ...
-
 
 @dataclass(frozen=True)
 class FolderSchemas:
@@ -144,9 +142,6 @@ class FolderSchemas:
                 f"not in {self.root}; it holds {', '.join(self.versions()) or 'none'}"
             )
         return _load_folder_schema(folder, schema_version(identifier))
-
-    def describe(self) -> str:
-        return f"folder {self.root}"
 
 
 @dataclass(frozen=True)
@@ -179,9 +174,6 @@ class RegistrySchemas:
         if not isinstance(schema, dict):
             raise UnknownSchemaError(f"{address}: the schema is not an Avro record")
         return schema
-
-    def describe(self) -> str:
-        return f"registry {self.url}"
 
 
 @cache
@@ -227,6 +219,3 @@ class SchemaCatalog:
                 )
             self._cache[identifier] = self.source.schema(identifier)
         return self._cache[identifier]
-
-    def describe(self) -> str:
-        return self.source.describe() if self.source is not None else "none"

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.readers.avro_container import MAGIC as AVRO_MAGIC
-from classifier.readers.avro_container import read_container
+from classifier.readers.avro_container import container_records
 from classifier.readers.avro_plan import NULL_INT, FieldSpec, ReadPlan
 from classifier.readers.base import (
     FUTURE_TOLERANCE_DAYS,
@@ -297,16 +297,7 @@ def decode_alerts(data: bytes) -> list[ZtfAlert]:
     reads only the fields used here and jumps over the rest (cutouts, most candidate
     fields): see :mod:`classifier.readers.avro_plan`.
     """
-    if not data.startswith(AVRO_MAGIC):
-        raise ValueError("not an Avro container file (bad magic bytes)")
-    try:
-        container = read_container(data)
-        reading = _reading(container.schema)
-        rows = reading.plan.read_blocks(container.blocks)
-    except Exception as error:  # truncated or corrupt input fails in many ways
-        raise ValueError(f"corrupt Avro container: {type(error).__name__}: {error}") from None
-    if not rows:
-        raise ValueError("Avro container holds no alert")
+    reading, rows = container_records(data, _reading)
     latest_mjd = now_mjd() + FUTURE_TOLERANCE_DAYS  # later points are refused
     return [reading.alert(*row, latest_mjd) for row in rows]
 
