@@ -1,9 +1,10 @@
 """Avro object container files: the header's writer schema and the decompressed blocks.
 
 A ZTF Kafka message is one container; Rubin's sample alerts are containers too. The records
-themselves are read by a compiled :class:`~classifier.readers.avro_plan.ReadPlan`. A block's
-decompressed size is bounded (:data:`MAX_BLOCK_BYTES`), so a small deflate bomb cannot
-exhaust memory.
+themselves are read by a compiled :class:`~classifier.readers.avro_plan.ReadPlan`. The whole
+message's decompressed size is bounded (:data:`MAX_INFLATED_BYTES`), so a small deflate bomb
+cannot exhaust memory, and every count and size in the header and block framing is checked
+against the bytes left, so no value can make the reader loop or go back.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from classifier.readers.avro_plan import ReadPlan
 
 MAGIC = b"Obj\x01"
-MAX_BLOCK_BYTES = 64 << 20
+MAX_INFLATED_BYTES = 64 << 20  # all blocks of one container, decompressed
 CODECS = (b"null", b"deflate")
 
 
@@ -34,6 +35,8 @@ def _zigzag(data: bytes, i: int) -> tuple[int, int]:
     """An Avro long at ``data[i:]``: (value, next index)."""
     shift = result = 0
     while True:
+        if i >= len(data) or shift > 63:
+            raise ValueError("the container ends inside a number")
         byte = data[i]
         i += 1
         result |= (byte & 0x7F) << shift
@@ -42,17 +45,29 @@ def _zigzag(data: bytes, i: int) -> tuple[int, int]:
         shift += 7
 
 
-def _inflated(block: bytes) -> bytes:
+def _sized(data: bytes, i: int, what: str) -> tuple[bytes, int]:
+    """A length-prefixed byte string at ``data[i:]``: (bytes, next index)."""
+    size, i = _zigzag(data, i)
+    if size < 0 or i + size > len(data):
+        raise ValueError(f"{what} of {size} bytes at byte {i} of {len(data)}")
+    return data[i : i + size], i + size
+
+
+def _inflated(block: bytes, room: int) -> bytes:
+    """The deflated ``block``, refused when it holds more than ``room`` bytes."""
+    if room <= 0:  # zlib reads a max_length of 0 as no limit
+        raise ValueError(f"the blocks inflate to more than {MAX_INFLATED_BYTES} bytes")
     inflater = zlib.decompressobj(-15)
-    body = inflater.decompress(block, MAX_BLOCK_BYTES)
-    if inflater.unconsumed_tail:
-        raise ValueError(f"a block inflates to more than {MAX_BLOCK_BYTES} bytes")
+    body = inflater.decompress(block, room)
+    if inflater.unconsumed_tail or (len(body) == room and inflater.decompress(b"", 1)):
+        raise ValueError(f"the blocks inflate to more than {MAX_INFLATED_BYTES} bytes")
     return body
 
 
 def read_container(data: bytes) -> Container:
-    """The schema and decompressed blocks of a container; ``ValueError`` if it is not one
-    or is cut short (any other exception is a corrupt file too: callers wrap them)."""
+    """The schema and decompressed blocks of a container; ``ValueError`` if it is not one,
+    is cut short, or claims more than its bytes hold (any other exception is a corrupt file
+    too: callers wrap them)."""
     if not data.startswith(MAGIC):
         raise ValueError("not an Avro container file (bad magic bytes)")
     i, meta = 4, {}
@@ -63,25 +78,24 @@ def read_container(data: bytes) -> Container:
         if n < 0:  # a block given with its byte size
             n = -n
             _, i = _zigzag(data, i)
+        if 2 * n > len(data) - i:  # an entry is at least two bytes
+            raise ValueError(f"the header claims {n} entries in {len(data) - i} bytes")
         for _ in range(n):
-            size, i = _zigzag(data, i)
-            key = data[i : i + size].decode()
-            i += size
-            size, i = _zigzag(data, i)
-            meta[key] = data[i : i + size]
-            i += size
+            key, i = _sized(data, i, "a header key")
+            meta[key.decode()], i = _sized(data, i, "a header value")
     codec = meta.get("avro.codec", b"null")
     if codec not in CODECS:
         raise ValueError(f"unsupported codec {codec.decode()!r}")
     sync = data[i : i + 16]
     i += 16
     blocks = []
+    room = MAX_INFLATED_BYTES
     while i < len(data):
         count, i = _zigzag(data, i)
-        size, i = _zigzag(data, i)
-        block = data[i : i + size]
-        blocks.append((count, _inflated(block) if codec == b"deflate" else block))
-        i += size
+        block, i = _sized(data, i, "a block")
+        body = _inflated(block, room) if codec == b"deflate" else block
+        room -= len(body)
+        blocks.append((count, body))
         if data[i : i + 16] != sync:
             raise ValueError("a block does not end with the file's sync marker")
         i += 16

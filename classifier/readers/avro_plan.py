@@ -9,6 +9,12 @@ each history record are jumped over, never turned into Python objects.
 
 Null (or absent) values read as NaN in ``floats`` and :data:`NULL_INT` in ``ints``. A string
 field stores its byte offset in ``ints`` and its length in ``floats``.
+
+Reading is bounded by construction, whatever the bytes claim: every array (or map) item
+counts as at least one byte, so a block count larger than the bytes left is refused at once
+and the items of one record (or one container block) never outnumber its bytes; a record
+opens at most :data:`MAX_ROWS` rows; a schema compiles to at most :data:`MAX_OPS` opcodes.
+Work and memory stay linear in the message's size.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import numba
 import numpy as np
 
 NULL_INT = np.iinfo(np.int64).min
+MAX_ROWS = 50_000  # rows (history records) one record may open: ZTF and Rubin hold hundreds
+MAX_OPS = 100_000  # opcodes one schema may compile to (named types re-used can multiply)
 
 # opcodes; each op is (code, a, b, c)
 _NULL, _BOOL, _LONG, _FLOAT, _DOUBLE, _BYTES, _FIXED = 0, 1, 2, 3, 4, 5, 6
@@ -80,6 +88,8 @@ class _Compiler:
         self.expanding: set[int] = set()  # ids of the records being compiled
 
     def emit(self, code: int, a: int = 0, b: int = 0, c: int = 0) -> int:
+        if len(self.ops) >= MAX_OPS:
+            raise PlanError(f"the schema compiles to more than {MAX_OPS} operations")
         self.ops.append([code, a, b, c])
         return len(self.ops) - 1
 
@@ -194,32 +204,58 @@ class ReadPlan:
         self, blocks: list[tuple[int, bytes]]
     ) -> list[tuple[np.ndarray, np.ndarray, bytes]]:
         """``(floats, ints, block bytes)`` of every record of a container's blocks
-        (``(record count, bytes)`` each)."""
+        (``(record count, bytes)`` each); ``ValueError`` if a block's count does not fit its
+        bytes or its records do not end where the block does."""
         rows = []
         for count, body in blocks:
+            if count < 0 or count > max(len(body), 1):
+                raise ValueError(f"a block claims {count} records in {len(body)} bytes")
             array = np.frombuffer(body, dtype=np.uint8)
             position = 0
+            budget = len(body)  # items of every record of the block, together
             for _ in range(count):
-                floats, ints, position = self.read(array, position)
+                floats, ints, position, items = self._read(array, position, budget)
+                budget -= items
                 rows.append((floats, ints, body))
+            if position != len(body):
+                raise ValueError(
+                    f"a block's records end at byte {position} of its {len(body)} bytes"
+                )
         return rows
 
     def read(
         self, data: np.ndarray, start: int, rows_hint: int = 64
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """``(floats, ints, end)`` of the record at ``data[start:]``: one row per output row;
-        ``ValueError`` if the bytes end early or do not fit the schema."""
+        ``ValueError`` if the bytes end early, do not fit the schema, or claim more items or
+        rows than they can hold."""
+        floats, ints, end, _ = self._read(data, start, data.shape[0] - start, rows_hint)
+        return floats, ints, end
+
+    def _read(
+        self, data: np.ndarray, start: int, budget: int, rows_hint: int = 64
+    ) -> tuple[np.ndarray, np.ndarray, int, int]:
         rows = rows_hint
         while True:
             floats = np.full((rows, len(self.slots)), np.nan)
             ints = np.full((rows, len(self.slots)), NULL_INT, dtype=np.int64)
-            used, end = _run(self.ops, self.branches, data, start, floats, ints)
+            used, end, items = _run(self.ops, self.branches, data, start, floats, ints, budget)
             if used >= 0:
-                return floats[:used], ints[:used], end
-            if used == -2:
-                rows *= 4
+                return floats[:used], ints[:used], end, items
+            if used == _TOO_FEW_ROWS and rows < MAX_ROWS:
+                rows = min(rows * 4, MAX_ROWS)
                 continue
-            raise ValueError(f"record bytes end early or do not fit the schema (at byte {end})")
+            raise ValueError(
+                _FAILURES.get(used, "record bytes end early or do not fit the schema")
+                + f" (at byte {end})"
+            )
+
+
+_MALFORMED, _TOO_FEW_ROWS, _OVER_BUDGET = -1, -2, -3
+_FAILURES = {
+    _TOO_FEW_ROWS: f"a record opens more than {MAX_ROWS} rows",
+    _OVER_BUDGET: "record bytes end early: arrays claim more items than bytes are left",
+}
 
 
 @numba.njit(cache=True)
@@ -239,10 +275,12 @@ def _varint(data, i, n):
 
 
 @numba.njit(cache=True)
-def _run(ops, branches, data, i, floats, ints):  # noqa: PLR0915 (one interpreter loop)
-    """Interpret ``ops`` over ``data`` from ``i``; returns (rows used, end index) or
-    (-1, error index), (-2, 0) when ``floats`` has too few rows."""
+def _run(ops, branches, data, i, floats, ints, budget):  # noqa: PLR0915 (one interpreter loop)
+    """Interpret ``ops`` over ``data`` from ``i``; returns (rows used, end index, array items
+    read), or (_MALFORMED, error index, 0), (_TOO_FEW_ROWS, 0, 0) when ``floats`` has too few
+    rows, (_OVER_BUDGET, index, 0) when arrays claim more than ``budget`` items."""
     n = data.shape[0]
+    items = 0
     max_rows = floats.shape[0]
     stack_remaining = np.zeros(64, dtype=np.int64)
     stack_body = np.zeros(64, dtype=np.int64)
@@ -255,26 +293,26 @@ def _run(ops, branches, data, i, floats, ints):  # noqa: PLR0915 (one interprete
         code = ops[pc, 0]
         a = ops[pc, 1]
         if code == _END:
-            return rows_used, i
+            return rows_used, i, items
         pc += 1
         if code == _NULL:
             continue
         if code in (_BOOL, _BOOL_SLOT):
             if i + 1 > n:
-                return -1, i
+                return _MALFORMED, i, 0
             if code == _BOOL_SLOT:
                 ints[row, a] = data[i]
             i += 1
         elif code in (_LONG, _LONG_SLOT):
             value, i = _varint(data, i, n)
             if i < 0:
-                return -1, n
+                return _MALFORMED, n, 0
             if code == _LONG_SLOT:
                 ints[row, a] = value
         elif code in (_FLOAT, _FLOAT_SLOT, _DOUBLE, _DOUBLE_SLOT):
             width = 4 if code in (_FLOAT, _FLOAT_SLOT) else 8
             if i + width > n:
-                return -1, i
+                return _MALFORMED, i, 0
             if code == _FLOAT_SLOT:
                 floats[row, a] = data[i : i + 4].view(np.float32)[0]
             elif code == _DOUBLE_SLOT:
@@ -283,19 +321,19 @@ def _run(ops, branches, data, i, floats, ints):  # noqa: PLR0915 (one interprete
         elif code in (_BYTES, _STRING_SLOT):
             size, i = _varint(data, i, n)
             if i < 0 or size < 0 or i + size > n:
-                return -1, max(i, 0)
+                return _MALFORMED, max(i, 0), 0
             if code == _STRING_SLOT:
                 ints[row, a] = i
                 floats[row, a] = size
             i += size
         elif code == _FIXED:
             if i + a > n:
-                return -1, i
+                return _MALFORMED, i, 0
             i += a
         elif code == _UNION:
             index, i = _varint(data, i, n)
             if i < 0 or index < 0 or index >= ops[pc - 1, 2]:
-                return -1, max(i, 0)
+                return _MALFORMED, max(i, 0), 0
             pc = branches[a + index]
         elif code == _JUMP:
             pc = a
@@ -310,10 +348,13 @@ def _run(ops, branches, data, i, floats, ints):  # noqa: PLR0915 (one interprete
                     count = -count
                     _, i = _varint(data, i, n)
                 if i < 0:
-                    return -1, n
+                    return _MALFORMED, n, 0
+                if count > n - i or items + count > budget:  # an item is at least a byte
+                    return _OVER_BUDGET, i, 0
+                items += count
                 if code == _ARRAY:
                     if depth >= 64:
-                        return -1, i
+                        return _MALFORMED, i, 0
                     stack_body[depth] = a
                     stack_rows[depth] = ops[pc - 1, 3]
                     depth += 1
@@ -329,7 +370,7 @@ def _run(ops, branches, data, i, floats, ints):  # noqa: PLR0915 (one interprete
                 row = rows_used
                 rows_used += 1
                 if row >= max_rows:
-                    return -2, 0
+                    return _TOO_FEW_ROWS, 0, 0
             pc = stack_body[depth - 1]
         else:
-            return -1, i
+            return _MALFORMED, i, 0
