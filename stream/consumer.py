@@ -4,9 +4,11 @@ dead-letter -> commit, batch by batch.
 At-least-once: offsets are committed only after Redis holds the batch's points, the objects
 are queued for scoring and the dead letters are delivered; a redelivered alert changes
 nothing (see :mod:`stream.store`). A message that cannot be decoded goes to the dead-letter
-topic with the reason in its headers (and the original bytes as its value), is counted, and
-the consumer carries on. When the infrastructure fails (:mod:`stream.lifecycle`) the batch is
-not committed: the consumer rewinds to it and reads it again.
+topic with the reason in its headers (and the original bytes as its value, cut to
+:data:`DEAD_LETTER_MAX_BYTES` with the full size in a header), is counted, and the consumer
+carries on; so is a message that fails in any other way on its own (:mod:`stream.lifecycle`).
+When the infrastructure fails the batch is not committed: the consumer rewinds to it and reads
+it again.
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from confluent_kafka import (
 from stream import metrics
 from stream.decoders import AlertDecoder
 from stream.defaults import INGEST_BATCH
-from stream.delivery import Delivery
+from stream.delivery import BrokerError, Delivery
 from stream.scoring_queue import ScoringQueue
 from stream.store import AlertPoints, ObjectStore
 
 log = logging.getLogger("dmdt.ingest")
 LAG_EVERY_S = 5.0
+DEAD_LETTER_MAX_BYTES = 256 << 10  # under any broker's message limit (Kafka's default: 1 MiB)
+DEAD_LETTER_MAX_KEY_BYTES = 1 << 10
 
 
 @dataclass
@@ -88,12 +92,15 @@ class AlertIngest:
         self._lag_checked = 0.0
 
     def take(self) -> list[Message] | None:
-        if not self._subscribed:
-            self.consumer.subscribe(sorted(self.decoders))
-            self._subscribed = True
-        return self.consumer.consume(self.batch_size, self.poll_s) or None
+        try:
+            if not self._subscribed:
+                self.consumer.subscribe(sorted(self.decoders))
+                self._subscribed = True
+            return self.consumer.consume(self.batch_size, self.poll_s) or None
+        except KafkaException as error:
+            raise BrokerError(f"consume failed: {error}") from error
 
-    def commit(self, batch: Sequence[Message]) -> None:
+    def commit(self, batch: list[Message]) -> None:
         """Commit after the points are safe. A failed commit (the broker unreachable) only
         means these messages may be delivered again, which changes nothing; the next batch's
         commit covers them."""
@@ -109,7 +116,7 @@ class AlertIngest:
             metrics.ALERTS_FAILED.labels("commit").inc()
             log.warning("offsets not committed (%s); the batch may be delivered again", error)
 
-    def retry(self, batch: Sequence[Message], reason: str) -> None:
+    def retry(self, batch: list[Message], reason: str) -> None:
         """Rewind to the batch: it will be read again (every write is idempotent)."""
         metrics.ALERTS_FAILED.labels(reason).inc(len(batch))
         first: dict[tuple[str, int], int] = {}
@@ -118,6 +125,11 @@ class AlertIngest:
         for (topic, partition), offset in first.items():
             self.consumer.seek(TopicPartition(topic, partition, offset))
 
+    def reject(self, item: Message, reason: str) -> None:
+        """A message that failed on its own: to the dead-letter topic, delivered."""
+        self._dead_letter(item, reason)
+        self.dead_letters.confirm()
+
     def housekeeping(self) -> None:
         self._report_lag()
 
@@ -125,7 +137,7 @@ class AlertIngest:
         self.consumer.close()
         self.dead_letters.producer.flush(10)
 
-    def process(self, batch: Sequence[Message]) -> BatchOutcome:
+    def process(self, batch: list[Message]) -> BatchOutcome:
         """Decode, store, queue and dead-letter a batch (dead letters delivered)."""
         started = time.perf_counter()
         outcome = BatchOutcome()
@@ -184,17 +196,20 @@ class AlertIngest:
             message.offset(),
             reason,
         )
-        self.dead_letters.send(
-            self.dead_letter_topic,
-            value=message.value(),
-            key=message.key(),
-            headers=[
-                ("dmdt.reason", reason.encode()),
-                ("dmdt.topic", str(message.topic()).encode()),
-                ("dmdt.partition", str(message.partition()).encode()),
-                ("dmdt.offset", str(message.offset()).encode()),
-            ],
-        )
+        value, key = message.value(), message.key()
+        headers = [
+            ("dmdt.reason", reason.encode()),
+            ("dmdt.topic", str(message.topic()).encode()),
+            ("dmdt.partition", str(message.partition()).encode()),
+            ("dmdt.offset", str(message.offset()).encode()),
+        ]
+        if value is not None and len(value) > DEAD_LETTER_MAX_BYTES:
+            headers.append(("dmdt.size", str(len(value)).encode()))
+            headers.append(("dmdt.truncated", b"true"))
+            value = value[:DEAD_LETTER_MAX_BYTES]
+        if key is not None and len(key) > DEAD_LETTER_MAX_KEY_BYTES:
+            key = key[:DEAD_LETTER_MAX_KEY_BYTES]
+        self.dead_letters.send(self.dead_letter_topic, value=value, key=key, headers=headers)
 
     def _report_lag(self) -> None:
         now = time.monotonic()

@@ -6,11 +6,14 @@ decoded (it is dead-lettered). An alert with nothing to store for a known reason
 solar-system source) is not an error: it comes back with ``skipped_alert`` set.
 
 Object ids never collide between surveys: LSST objects are ``LSST:<diaObjectId>``, and a
-ZTF ``objectId`` containing ``:`` is refused.
+ZTF ``objectId`` containing ``:`` is refused. An id is checked at this boundary
+(:func:`checked_object_id`): at most :data:`MAX_OBJECT_ID_CHARS` characters of a small
+alphabet, so no sender can make keys, results or log lines of any size.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
@@ -22,6 +25,39 @@ from classifier.readers.ztf import decode_alerts
 from stream.defaults import MAGNITUDE
 
 SURVEY_SEPARATOR = ":"
+MAX_OBJECT_ID_CHARS = 64  # ZTF ids have 12, LSST:<int64> at most 25
+_ID_CHARACTERS = re.compile(r"[A-Za-z0-9_.+\-]+")
+
+
+def checked_object_id(object_id: str) -> str:
+    """``object_id`` if a sender may name an object so, else ``ValueError`` saying why.
+
+    Examples
+    --------
+    >>> checked_object_id("ZTF18adljlvp")
+    'ZTF18adljlvp'
+    >>> checked_object_id("x" * 70)
+    Traceback (most recent call last):
+    ...
+    ValueError: objectId 'xxxxxxxxxxxxxxxxxxxxxxxx...': 70 characters (at most 64)
+    >>> checked_object_id("a b")
+    Traceback (most recent call last):
+    ...
+    ValueError: objectId 'a b': only letters, digits and _ . + - are allowed
+    """
+    shown = object_id if len(object_id) <= 24 else object_id[:24] + "..."
+    if len(object_id) > MAX_OBJECT_ID_CHARS:
+        raise ValueError(
+            f"objectId {shown!r}: {len(object_id)} characters (at most {MAX_OBJECT_ID_CHARS})"
+        )
+    if SURVEY_SEPARATOR in object_id:
+        raise ValueError(
+            f"objectId {shown!r}: ':' is reserved for survey prefixes "
+            "(LSST objects are LSST:<diaObjectId>)"
+        )
+    if not _ID_CHARACTERS.fullmatch(object_id):
+        raise ValueError(f"objectId {shown!r}: only letters, digits and _ . + - are allowed")
+    return object_id
 
 
 @dataclass(frozen=True)
@@ -50,12 +86,8 @@ class ZtfDecoder:
     def __call__(self, data: bytes) -> list[DecodedAlert]:
         decoded = []
         for alert in decode_alerts(data):
-            if SURVEY_SEPARATOR in alert.object_id:
-                raise ValueError(
-                    f"objectId {alert.object_id!r}: ':' is reserved for survey prefixes "
-                    "(LSST objects are LSST:<diaObjectId>)"
-                )
-            decoded.append(DecodedAlert(alert.object_id, alert.band_points(self.magnitude)))
+            object_id = checked_object_id(alert.object_id)
+            decoded.append(DecodedAlert(object_id, alert.band_points(self.magnitude)))
         return decoded
 
 

@@ -40,6 +40,12 @@ STEP_FAILURES = Counter(
     "batches of a stream step left to be done again, by step and failing infrastructure",
     ["step", "reason"],
 )
+STEP_REJECTED = Counter(
+    "dmdt_stream_rejected_total",
+    "items that failed on their own and were set aside (ingest: dead-lettered; worker: "
+    "claim dropped), by step",
+    ["step"],
+)
 INGEST_BATCH_SECONDS = Histogram(
     "dmdt_ingest_batch_seconds",
     "time to decode, store and queue one batch of messages",

@@ -8,10 +8,13 @@ A batch of alerts is stored in two round trips whatever its size: one pipeline r
 object's version, known candids and accumulators; the points not stored yet are added in
 O(n) per point; one pipeline of compare-and-set scripts writes each changed object only if
 its version is still the one read (an object changed meanwhile is read again and retried).
-A redelivered alert, or a point repeated in ``prv_candidates``, is recognised by its candid:
-an alert without new points writes nothing. A band holds at most ``max_points_per_band``
-points (bounded state and O(n) updates whatever a sender does): points beyond the cap are
-not stored, and are counted in the result (``dropped``).
+A redelivered alert, or a point repeated in ``prv_candidates``, is recognised by its candid,
+whatever its band (a candid is an object's, not a band's): an alert without new points writes
+nothing. A band holds at most ``max_points_per_band`` points (bounded state and O(n) updates
+whatever a sender does): points beyond the cap are not stored, and are counted in the result
+(``dropped``). The alerts of a batch are applied one after the other in arrival order, so the
+stored state (points, counts, candids, ``alerts``, ``last_alert_time``) does not depend on how
+the alerts were batched; only ``ver`` counts the writes.
 """
 
 from __future__ import annotations
@@ -44,7 +47,10 @@ for i = 1, n do
 end
 local at = 3 + 2 * n
 redis.call('HINCRBY', KEYS[1], 'alerts', ARGV[at])
-if ARGV[at + 1] ~= '' then redis.call('HSET', KEYS[1], 'last_alert_time', ARGV[at + 1]) end
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_alert_time') or '')
+if ARGV[at + 1] ~= '' and (last == nil or tonumber(ARGV[at + 1]) > last) then
+  redis.call('HSET', KEYS[1], 'last_alert_time', ARGV[at + 1])
+end
 for i = at + 2, #ARGV, 500 do
   redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
@@ -53,25 +59,17 @@ return 1
 """
 
 
-class StoreConflictError(RuntimeError):
+class StoreConflictError(redis.RedisError):
     """Concurrent writers kept changing an object; the caller should retry the message."""
 
 
 @dataclass
 class AlertPoints:
-    """What one alert (or several alerts of one object) brings: detections per band."""
+    """What one alert brings: detections per band, and when it was sent."""
 
     object_id: str
     band_points: dict[str, list[BandPoint]]
     alert_time: float | None = None  # seconds since the epoch (the Kafka message time)
-    alerts: int = 1
-
-    def merge(self, other: AlertPoints) -> None:
-        for band, points in other.band_points.items():
-            self.band_points.setdefault(band, []).extend(points)
-        times = [t for t in (self.alert_time, other.alert_time) if t is not None]
-        self.alert_time = max(times) if times else None
-        self.alerts += other.alerts
 
 
 @dataclass(frozen=True)
@@ -94,20 +92,48 @@ class StoredObject:
     bands: dict[str, DmDtAccumulator]
 
 
-def _merged(alerts: Sequence[AlertPoints]) -> dict[str, AlertPoints]:
-    merged: dict[str, AlertPoints] = {}
+def _by_object(alerts: Sequence[AlertPoints]) -> dict[str, list[AlertPoints]]:
+    """The alerts of each object, in arrival order (objects in first-seen order)."""
+    grouped: dict[str, list[AlertPoints]] = {}
     for alert in alerts:
-        copy = AlertPoints(
-            alert.object_id,
-            {band: list(points) for band, points in alert.band_points.items()},
-            alert.alert_time,
-            alert.alerts,
-        )
-        if alert.object_id in merged:
-            merged[alert.object_id].merge(copy)
-        else:
-            merged[alert.object_id] = copy
-    return merged
+        grouped.setdefault(alert.object_id, []).append(alert)
+    return grouped
+
+
+@dataclass
+class _Update:
+    """What a batch's alerts of one object add, worked out alert by alert."""
+
+    kept: dict[str, list[BandPoint]] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    alerts: int = 0  # alerts that brought a new point
+    last_alert_time: float | None = None
+
+
+def _update(alerts: list[AlertPoints], known: set[int], room: dict[str, int]) -> _Update:
+    """Apply ``alerts`` in order: a point is new unless its candid is ``known`` or came
+    earlier in the batch (in any band), and is kept while its band has ``room``."""
+    update = _Update()
+    seen = set(known)
+    for alert in alerts:
+        brought = False
+        for band, points in alert.band_points.items():
+            kept = update.kept.setdefault(band, [])
+            for point in points:
+                if point.candid in seen:
+                    continue
+                seen.add(point.candid)
+                if len(kept) < room[band]:
+                    kept.append(point)
+                    brought = True
+                else:
+                    update.dropped[band] = update.dropped.get(band, 0) + 1
+        if brought:
+            update.alerts += 1
+            if alert.alert_time is not None:
+                previous = update.last_alert_time
+                update.last_alert_time = max(alert.alert_time, previous or alert.alert_time)
+    return update
 
 
 class ObjectStore:
@@ -136,78 +162,73 @@ class ObjectStore:
 
     def add_alerts(self, alerts: Sequence[AlertPoints]) -> list[StoreResult]:
         """Store a batch of alerts; one result per distinct object, in first-seen order."""
-        merged = _merged(alerts)
-        pending = merged
+        grouped = _by_object(alerts)
+        pending = grouped
         results: dict[str, StoreResult] = {}
         for _ in range(MAX_RETRIES):
-            conflicts = self._try_once(list(pending.values()), results)
+            conflicts = self._try_once(pending, results)
             pending = {oid: pending[oid] for oid in conflicts}
             if not pending:
-                return [results[oid] for oid in merged]
+                return [results[oid] for oid in grouped]
         raise StoreConflictError(
             f"{sorted(pending)[:3]}: {MAX_RETRIES} concurrent changes in a row"
         )
 
-    def _try_once(self, alerts: list[AlertPoints], results: dict[str, StoreResult]) -> list[str]:
+    def _try_once(
+        self, grouped: dict[str, list[AlertPoints]], results: dict[str, StoreResult]
+    ) -> list[str]:
         """One read and one compare-and-set round; returns the objects changed meanwhile."""
         reads = self.client.pipeline(transaction=False)
-        for alert in alerts:
-            candids = [p.candid for points in alert.band_points.values() for p in points]
-            reads.hget(keys.meta(alert.object_id), "ver")
-            reads.smismember(keys.candids(alert.object_id), candids or [0])
-            for band in alert.band_points:
-                reads.get(keys.accumulator(alert.object_id, band))
+        asked: dict[str, tuple[list[int], list[str]]] = {}
+        for oid, alerts in grouped.items():
+            candids = sorted(
+                {p.candid for a in alerts for ps in a.band_points.values() for p in ps}
+            )
+            bands = sorted({band for a in alerts for band in a.band_points})
+            asked[oid] = (candids, bands)
+            reads.hget(keys.meta(oid), "ver")
+            reads.smismember(keys.candids(oid), candids or [0])
+            for band in bands:
+                reads.get(keys.accumulator(oid, band))
         replies = iter(reads.execute())
         writes = self.client.pipeline(transaction=False)
         written = []
-        for alert in alerts:
+        for oid, alerts in grouped.items():
+            candids, bands = asked[oid]
             version = next(replies) or b"0"
-            known = iter(next(replies))
-            fresh = {}
-            for band, points in alert.band_points.items():
-                seen: set[int] = set()
-                new = []
-                for point in points:
-                    if not next(known) and point.candid not in seen:
-                        seen.add(point.candid)
-                        new.append(point)
-                fresh[band] = (new, next(replies))
-            updated, kept, dropped = {}, {}, {}
-            for band, (new, blob) in fresh.items():
-                acc = self._accumulator(blob)
-                kept[band] = new[: max(0, self.max_points_per_band - acc.n_points)]
-                dropped[band] = len(new) - len(kept[band])
-                if kept[band]:
-                    updated[band] = self._added(acc, kept[band])
-            results[alert.object_id] = StoreResult(
-                alert.object_id,
-                {band: len(points) for band, points in kept.items()},
-                {band: n for band, n in dropped.items() if n},
+            known = {c for c, is_known in zip(candids, next(replies), strict=False) if is_known}
+            accs = {band: self._accumulator(next(replies)) for band in bands}
+            room = {
+                band: max(0, self.max_points_per_band - acc.n_points) for band, acc in accs.items()
+            }
+            update = _update(alerts, known, room)
+            results[oid] = StoreResult(
+                oid, {band: len(points) for band, points in update.kept.items()}, update.dropped
             )
-            if not updated:
+            changed = sorted(band for band, points in update.kept.items() if points)
+            if not changed:
                 continue
-            bands = sorted(updated)
-            candids = [p.candid for points in kept.values() for p in points]
-            time = "" if alert.alert_time is None else repr(alert.alert_time)
+            stored = [p.candid for band in changed for p in update.kept[band]]
+            time = "" if update.last_alert_time is None else repr(update.last_alert_time)
             self._compare_and_set(
                 keys=[
-                    keys.meta(alert.object_id),
-                    keys.candids(alert.object_id),
-                    keys.bands(alert.object_id),
-                    *[keys.accumulator(alert.object_id, band) for band in bands],
+                    keys.meta(oid),
+                    keys.candids(oid),
+                    keys.bands(oid),
+                    *[keys.accumulator(oid, band) for band in changed],
                 ],
                 args=[
                     version,
-                    len(bands),
-                    *bands,
-                    *[updated[band].to_bytes() for band in bands],
-                    alert.alerts,
+                    len(changed),
+                    *changed,
+                    *[self._added(accs[band], update.kept[band]).to_bytes() for band in changed],
+                    update.alerts,
                     time,
-                    *candids,
+                    *stored,
                 ],
                 client=writes,
             )
-            written.append(alert.object_id)
+            written.append(oid)
         outcomes = writes.execute() if written else []
         return [oid for oid, ok in zip(written, outcomes, strict=True) if not ok]
 

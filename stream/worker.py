@@ -9,7 +9,8 @@ card's edges and normalisation (no pair is re-binned); run the model once; produ
 as JSON to the results topic, keyed by object id, and wait until the broker has taken them
 all; then write them to Redis; only then acknowledge the claims. A batch whose results were
 not delivered, or not written, goes back to the queue, and a worker killed mid-batch leaves
-its claims to be queued again when their lease expires.
+its claims to be queued again when their lease expires. An object that fails on its own is
+set aside (:meth:`ScoringWorker.reject`) and the rest of its batch is scored.
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ class ScoringWorker:
     def retry(self, batch: Claims, reason: str) -> None:
         """Put the claims back in the queue now (if Redis is down, their lease will)."""
         self.queue.release(batch)
+
+    def reject(self, item: tuple[str, float], reason: str) -> None:
+        """An object that fails on its own (its result refused by the broker, its stored
+        state unreadable): its claim is dropped, so it cannot stop the others; a later alert
+        of the object queues it again."""
+        metrics.OBJECTS_SKIPPED.labels("failed").inc()
+        log.error("object %s not scored: %s", item[0][:64], reason)
+        self.queue.acknowledge([item[0]])
 
     def housekeeping(self) -> None:
         """Claims a dead worker left behind for longer than the lease go back to the queue

@@ -10,7 +10,7 @@ import time
 import fastavro
 import pytest
 import redis
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -19,9 +19,10 @@ from classifier.lightcurve import LightCurve
 from classifier.readers import SchemaCatalog
 from sources.lsst_alerts import LsstAlertWriter, curve_alerts
 from sources.ztf_alerts import encode
-from stream import keys, lifecycle
-from stream.consumer import AlertIngest
+from stream import keys, lifecycle, metrics
+from stream.consumer import DEAD_LETTER_MAX_BYTES, AlertIngest
 from stream.decoders import LsstDecoder, ZtfDecoder
+from stream.delivery import Delivery
 from stream.scoring_queue import ScoringQueue
 from stream.store import ObjectStore
 
@@ -301,8 +302,6 @@ def test_each_topic_is_read_with_its_survey_and_ids_never_collide(redis_client, 
 
 
 def test_a_solar_system_alert_is_skipped_and_counted_not_dead_lettered(redis_client):
-    from stream import metrics  # noqa: PLC0415
-
     skipped = metrics.ALERTS_SKIPPED.labels("lsst", "solar-system")
     before = skipped._value.get()
     ingest, consumer, producer = _ingest(redis_client)
@@ -311,3 +310,95 @@ def test_a_solar_system_alert_is_skipped_and_counted_not_dead_lettered(redis_cli
     assert outcome.dead == 0 and producer.sent == [] and outcome.objects == {}
     assert skipped._value.get() == before + 1
     assert consumer.commits == [[(0, 5)]]
+
+
+class LimitedProducer(FakeProducer):
+    """Refuses what librdkafka refuses at produce(): a message over its size limit."""
+
+    def __init__(self, max_bytes: int = 1 << 20) -> None:
+        super().__init__()
+        self.max_bytes = max_bytes
+
+    def produce(self, topic, value, key, headers, on_delivery):
+        if len(value or b"") > self.max_bytes:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        super().produce(topic, value, key, headers, on_delivery)
+
+
+def test_a_9_mib_message_is_dead_lettered_cut_to_size_and_the_stream_goes_on(redis_client, samples):
+    good = (samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes()
+    huge = b"\x00not avro" * (1 << 20)
+    ingest, consumer, _ = _ingest(redis_client)
+    producer = LimitedProducer()
+    ingest.dead_letters = Delivery(producer)
+    outcome = lifecycle.handle(ingest, [FakeMessage(huge, 1), FakeMessage(good, 2)])
+    assert outcome.dead == 1 and outcome.stored == 1
+    ((_, value, headers),) = producer.sent
+    assert value == huge[:DEAD_LETTER_MAX_BYTES] and len(huge) > producer.max_bytes
+    assert headers["dmdt.size"] == str(len(huge)).encode() and headers["dmdt.truncated"] == b"true"
+    assert consumer.commits == [[(0, 3)]]
+
+
+def test_a_4_mb_object_id_is_dead_lettered_at_the_boundary(redis_client, samples):
+    schema, record = _sample_record(samples)
+    hostile = _encoded(schema, {**record, "objectId": "Z" * 4_300_000})
+    ingest, consumer, producer = _ingest(redis_client)
+    outcome = lifecycle.handle(ingest, [FakeMessage(hostile, 1)])
+    assert outcome.dead == 1 and outcome.objects == {}
+    ((_, value, headers),) = producer.sent
+    assert b"4300000 characters (at most 64)" in headers["dmdt.reason"]
+    assert len(headers["dmdt.reason"]) < 200 and len(value) == DEAD_LETTER_MAX_BYTES
+    assert redis_client.dbsize() == 0 and consumer.commits == [[(0, 2)]]
+
+
+class FlakyDecoder:
+    """A decoder with a bug that one message triggers (not a ValueError)."""
+
+    survey = "ztf"
+
+    def __init__(self, trigger: bytes) -> None:
+        self.trigger = trigger
+
+    def __call__(self, data: bytes):
+        if data == self.trigger:
+            raise KeyError("a bug")
+        return ZtfDecoder()(data)
+
+
+def test_a_message_that_fails_in_any_other_way_is_found_and_set_aside(redis_client, samples):
+    good = (samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes()
+    other = (samples / "ztf_schema4.02_ZTF18adljlvp.avro").read_bytes()
+    ingest, consumer, producer = _ingest(redis_client)
+    ingest.decoders["alerts"] = FlakyDecoder(b"trigger")
+    rejected = metrics.STEP_REJECTED.labels("ingest")
+    before = rejected._value.get()
+    batch = [FakeMessage(good, 1), FakeMessage(b"trigger", 2), FakeMessage(other, 3)]
+    assert lifecycle.run_once(ingest, batch, pause_s=0) is None  # the batch failed whole
+    ((_, value, headers),) = producer.sent
+    assert value == b"trigger" and headers["dmdt.reason"] == b"KeyError: 'a bug'"
+    assert rejected._value.get() == before + 1
+    assert consumer.commits == [[(0, 2)], [(0, 3)], [(0, 4)]] and consumer.seeks == []
+    assert redis_client.zscore(keys.QUEUE, "ZTF17aaacxxf") is not None
+    assert redis_client.zscore(keys.QUEUE, "ZTF18adljlvp") is not None
+
+
+def test_redis_out_of_memory_pauses_ingest_then_it_catches_up(redis_client, samples):
+    """A real Valkey at its memory limit answers OOM: the batch is rewound, nothing is
+    committed, and once memory is given back the same batch is stored."""
+    good = (samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes()
+    ingest, consumer, _ = _ingest(redis_client)
+    failures = metrics.STEP_FAILURES.labels("ingest", "redis")
+    before = failures._value.get()
+    redis_client.set("ballast", b"x" * (1 << 20))
+    limit = redis_client.config_get("maxmemory")["maxmemory"]
+    redis_client.config_set("maxmemory-policy", "noeviction")
+    redis_client.config_set("maxmemory", str(redis_client.info("memory")["used_memory"] // 2))
+    try:
+        assert lifecycle.run_once(ingest, [FakeMessage(good, 5)], pause_s=0) is None
+        assert failures._value.get() == before + 1  # the fault happened: an OOM answer
+        assert consumer.commits == [] and consumer.seeks == [(0, 5)]
+        assert redis_client.exists(keys.meta("ZTF17aaacxxf")) == 0
+    finally:
+        redis_client.config_set("maxmemory", limit)
+    assert lifecycle.run_once(ingest, [FakeMessage(good, 5)], pause_s=0).stored == 1
+    assert consumer.commits == [[(0, 6)]]

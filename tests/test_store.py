@@ -11,7 +11,7 @@ from classifier.grid import DmDtGrid
 from classifier.readers import decode_alerts, read_file
 from classifier.readers.base import BandPoint
 from stream import keys
-from stream.store import ObjectStore
+from stream.store import AlertPoints, ObjectStore
 
 GRID = DmDtGrid.preset("crts")
 
@@ -109,3 +109,67 @@ def test_every_key_of_an_object_shares_one_cluster_slot_whatever_its_id():
         assert len({key_slot(name.encode()) for name in names}) == 1, object_id
     assert keys.meta("}x") != keys.meta("%7Dx")
     assert keys.meta("ZTF18adljlvp") == "dmdt:{ZTF18adljlvp}:meta"  # stored layout unchanged
+
+
+def _stored_state(client, object_id) -> dict:
+    """Every key of the object as bytes, ``ver`` aside (it counts writes, not content)."""
+    state = {}
+    for key in sorted(client.keys(keys.object_key(object_id, "*"))):
+        kind = client.type(key)
+        if kind == b"hash":
+            state[key] = {k: v for k, v in client.hgetall(key).items() if k != b"ver"}
+        elif kind == b"set":
+            state[key] = sorted(client.smembers(key))
+        else:
+            state[key] = client.get(key)
+    return state
+
+
+def _compositions(n: int):
+    """Every way to cut ``n`` items, in order, into consecutive batches."""
+    for cuts in range(1 << (n - 1)):
+        sizes, size = [], 1
+        for i in range(n - 1):
+            if cuts >> i & 1:
+                sizes.append(size)
+                size = 1
+            else:
+                size += 1
+        yield [*sizes, size]
+
+
+def test_the_stored_state_does_not_depend_on_batching(redis_client, samples):
+    """The same alerts, in the same order, in all 64 batchings: the same bytes stored. The
+    alerts hold what made states differ: a candid in two bands, redeliveries, late points,
+    an alert with nothing new last, and a band at its cap."""
+    (real,) = decode_alerts((samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes())
+    g, r = real.band_points()["g"], real.band_points()["r"]
+    alerts = [
+        AlertPoints("obj", {"g": g[:4]}, 10.0),
+        AlertPoints("obj", {"r": [*r[:3], g[0]]}, 11.0),  # g[0]'s candid again, in r
+        AlertPoints("obj", {"r": r[2:9], "g": g[:2]}, 14.0),
+        AlertPoints("obj", {"g": g[4:]}, 12.0),  # sent later, older
+        AlertPoints("obj", {"r": r}, 15.0),  # runs into the cap of 10
+        AlertPoints("obj", {"g": g[:3]}, 16.0),  # nothing new
+        AlertPoints("other", {"r": r[:2]}, 13.0),
+    ]
+    store = ObjectStore(redis_client, GRID, max_points_per_band=10)
+    states = {}
+    for sizes in _compositions(len(alerts)):
+        redis_client.flushdb()
+        at = 0
+        for size in sizes:
+            store.add_alerts(alerts[at : at + size])
+            at += size
+        states[tuple(sizes)] = (
+            _stored_state(redis_client, "obj"),
+            _stored_state(redis_client, "other"),
+        )
+    first = states[(1,) * len(alerts)]
+    assert len(states) == 64
+    assert all(state == first for state in states.values())
+    meta = first[0][keys.meta("obj").encode()]
+    assert meta == {b"alerts": b"5", b"last_alert_time": b"15.0"}
+    stored = store.load("obj")
+    assert stored["r"].n_points == 10 and stored["g"].n_points == len(g)
+    assert redis_client.scard(keys.candids("obj")) == 10 + len(g)  # g[0] once, not in r

@@ -8,11 +8,12 @@ import threading
 
 import numpy as np
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from classifier.accumulator import DmDtAccumulator
 from classifier.inference import OnnxClassifier
 from classifier.registry import find_bundle
-from stream import lifecycle
+from stream import lifecycle, metrics
 from stream.results import StreamResult
 from stream.store import StoredObject
 from stream.worker import ScoringWorker
@@ -124,3 +125,31 @@ def test_a_delivered_batch_is_written_then_acknowledged(model):
     assert [key for _, key, _ in producer.produced] == ["ZTFa", "ZTFb"]
     assert store.saved == results and sorted(queue.acknowledged) == ["ZTFa", "ZTFb"]
     assert all(r.n_points == 60 and r.band == "r" and r.data_version == 3 for r in results)
+
+
+class SizeLimitedProducer(FakeProducer):
+    """Refuses at produce(), as librdkafka does, the result of one object (too large)."""
+
+    def __init__(self, too_large: str) -> None:
+        super().__init__()
+        self.too_large = too_large
+
+    def produce(self, topic, value, key, headers, on_delivery):
+        if key == self.too_large:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        super().produce(topic, value, key, headers, on_delivery)
+
+
+def test_an_object_whose_result_is_refused_is_set_aside_and_the_others_are_scored(model):
+    """Before: produce() raised, the worker exited, and on restart claimed the same object
+    and exited again; the other objects of the batch never got a result."""
+    stop = threading.Event()
+    producer = SizeLimitedProducer(too_large="ZTFa")
+    worker, store, queue = _worker(model, producer, stop)
+    failed = metrics.OBJECTS_SKIPPED.labels("failed")
+    before = failed._value.get()
+    lifecycle.run(worker, stop, pause_s=0)  # returns: nothing escaped the loop
+    assert [r.object_id for r in store.saved] == ["ZTFb"]
+    assert [key for _, key, _ in producer.produced] == ["ZTFb"]
+    assert sorted(queue.acknowledged) == ["ZTFa", "ZTFa", "ZTFb"]  # set aside, then committed
+    assert queue.released == [] and failed._value.get() == before + 1
