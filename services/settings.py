@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         [], description="origins allowed to call the API from a browser (JSON list)"
     )
     max_batch_curves: int = Field(256, ge=1, description="most curves in POST /classify/batch")
+    max_png_curves: int = Field(
+        4, ge=1, description="most curves drawn as PNG in one request (a picture per background)"
+    )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis or Valkey server")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     alert_topic: str = Field("ztf-alerts", description="topic of ZTF Avro alerts")

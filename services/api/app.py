@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 
 import redis
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 from classifier.registry import served_models
 from services.api import routes_classify, routes_health, routes_models, routes_objects
+from services.api.errors import validation_failed
 from services.api.middleware import ApiKey, BodyLimit, RequestTiming
 from services.settings import Settings
 from stream.metrics import report_provider
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Light-curve classification from dm-dt images.",
     )
     app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, validation_failed)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.api_key is not None:

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 
 from classifier.inference import OnnxClassifier
 from classifier.registry import ServedModels
+from services.api.errors import shortened
 from services.settings import Settings
 from stream.store import ObjectStore
 
@@ -31,7 +32,8 @@ def model_named(served: ServedModels, name: str | None) -> OnnxClassifier:
     chosen = name or served.default
     if chosen not in served.models:
         raise HTTPException(
-            status_code=404, detail=f"no model {chosen!r}; served: {sorted(served.models)}"
+            status_code=404,
+            detail=f"no model {shortened(chosen, 64)!r}; served: {sorted(served.models)}",
         )
     return served.models[chosen]
 

@@ -28,7 +28,9 @@ async def _reply(send: Send, status: int, detail: str) -> None:
 
 
 class BodyLimit:
-    """413 for a body over ``max_bytes``, whether declared by Content-Length or streamed."""
+    """413 for a body over ``max_bytes``: refused at once when Content-Length says so, and in
+    every case counted on the bytes actually read (a request may declare a small length and
+    stream a large chunked body)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -40,15 +42,12 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and not declared.isdigit():
-            await _reply(send, 400, f"Content-Length {declared.decode(errors='replace')!r}")
+            await _reply(send, 400, "Content-Length is not a number of bytes")
             return
         if declared is not None and int(declared) > self.max_bytes:
             await _reply(send, 413, f"body of {int(declared)} bytes exceeds {self.max_bytes}")
             return
-        if declared is not None:
-            await self.app(scope, receive, send)
-            return
-        body = await self._read_up_to_limit(receive)  # streamed: count it as it arrives
+        body = await self._read_up_to_limit(receive)
         if body is None:
             await _reply(send, 413, f"body exceeds {self.max_bytes} bytes")
             return
@@ -78,8 +77,23 @@ class BodyLimit:
                 return b"".join(chunks)
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The request method as a metric label: one of :data:`METHODS`, else ``other`` (any
+    token is a valid HTTP method, and each would otherwise make a new series).
+
+    >>> method_label("POST"), method_label("X-ANYTHING-1234")
+    ('POST', 'other')
+    """
+    return method if method in METHODS else "other"
+
+
 class RequestTiming:
-    """``dmdt_api_request_seconds`` by method, route template and status."""
+    """``dmdt_api_request_seconds`` by method, route template and status: bounded label
+    values whatever the requests (unknown methods are ``other``, unknown paths
+    ``unmatched``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -101,7 +115,7 @@ class RequestTiming:
             await self.app(scope, receive, recorded)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            metrics.API_LATENCY.labels(scope["method"], route, str(status)).observe(
+            metrics.API_LATENCY.labels(method_label(scope["method"]), route, str(status)).observe(
                 time.perf_counter() - started
             )
 

@@ -77,6 +77,12 @@ def classify_batch(body: BatchRequest, served: ServedDep, settings: SettingsDep)
             status_code=413,
             detail=f"{len(body.curves)} curves exceeds the limit of {settings.max_batch_curves}",
         )
+    if body.images and body.image_format == "png" and len(body.curves) > settings.max_png_curves:
+        raise HTTPException(
+            status_code=413,
+            detail=f"PNG images of {len(body.curves)} curves exceeds the limit of "
+            f"{settings.max_png_curves} a request (ask for arrays, or split the batch)",
+        )
     model = model_named(served, body.model)
     items: list[BatchItem] = []
     good: list[tuple[int, LightCurve]] = []

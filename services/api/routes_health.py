@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -9,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from services.api.dependencies import ServedDep, StoreDep
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("dmdt.api")
 
 
 @router.get("/healthz")
@@ -25,7 +28,8 @@ def readyz(served: ServedDep, store: StoreDep, response: Response) -> dict[str, 
         store.ping()
         redis_state = "ok"
     except redis.RedisError as error:
-        redis_state = f"unreachable: {error}"
+        log.warning("readiness: Redis unreachable: %s", error)
+        redis_state = "unreachable"
         response.status_code = 503
     return {
         "status": "ready" if redis_state == "ok" else "not ready",

@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import redis
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from services.api.dependencies import ServedDep, StoreDep
+from services.api.errors import unavailable
 from services.api.images import ImageFormat, images_of
 from services.api.schemas import ObjectState
+from stream.decoders import MAX_OBJECT_ID_CHARS
 
 router = APIRouter(prefix="/objects", tags=["objects"])
 
 
 @router.get("/{object_id}", response_model=ObjectState, response_model_exclude_none=True)
 def get_object(
-    object_id: str,
+    object_id: Annotated[str, Path(max_length=MAX_OBJECT_ID_CHARS)],
     served: ServedDep,
     store: StoreDep,
     images: Annotated[bool, Query(description="also return each band's dm-dt images")] = False,
@@ -30,7 +32,7 @@ def get_object(
         (stored,) = store.load_many([object_id])
         result = store.load_result(object_id)
     except redis.RedisError as error:
-        raise HTTPException(status_code=503, detail=f"Redis unavailable: {error}") from None
+        raise unavailable("Redis", error) from None
     if not stored.bands:
         raise HTTPException(status_code=404, detail=f"no object {object_id!r} in the stream")
     return ObjectState(

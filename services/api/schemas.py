@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictFloat
 
 from classifier.verdict import Verdict
 from stream.results import StreamResult
@@ -18,20 +18,21 @@ EXAMPLE_CURVE: dict[str, JsonValue] = {
 
 
 class CurveIn(BaseModel):
-    """One light curve, columnar: times (MJD, days), magnitudes, optional errors, one band."""
+    """One light curve, columnar: times (MJD, days), magnitudes, optional errors, one band.
+    Numbers are JSON numbers: a string or a boolean in their place is refused."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_CURVE]})
 
-    t: list[float] = Field(description="times, MJD (days)")
-    mag: list[float] = Field(description="magnitudes, same length as t")
-    err: list[float] | None = Field(None, description="magnitude errors, same length as t")
+    t: list[StrictFloat] = Field(description="times, MJD (days)")
+    mag: list[StrictFloat] = Field(description="magnitudes, same length as t")
+    err: list[StrictFloat] | None = Field(None, description="magnitude errors, same length as t")
     band: str = Field("single", min_length=1, max_length=32)
     object_id: str | None = Field(None, max_length=128)
 
 
 class ClassifyRequest(CurveIn):
     model: str | None = Field(None, description="bundle name (default: the served default)")
-    images: bool = Field(
+    images: StrictBool = Field(
         False, description="also return the dm-dt image and the background-subtracted images"
     )
     image_format: Literal["array", "png"] = Field(
@@ -71,7 +72,7 @@ class BatchRequest(BaseModel):
 
     curves: list[CurveIn] = Field(min_length=1, description="light curves, one band each")
     model: str | None = Field(None, description="bundle name (default: the served default)")
-    images: bool = Field(False, description="also return each curve's images")
+    images: StrictBool = Field(False, description="also return each curve's images")
     image_format: Literal["array", "png"] = Field("array", description="arrays, or PNG (base64)")
 
 
