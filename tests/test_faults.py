@@ -74,6 +74,11 @@ def _scored(store: ObjectStore, expected: dict) -> bool:
     )
 
 
+def worker_scored(store: ObjectStore, expected: dict) -> bool:
+    """The worker has written a result for at least one object."""
+    return bool(store.scored_versions(list(expected)))
+
+
 def _assert_exact(store: ObjectStore, expected: dict, fault: str, sent: int) -> None:
     """Stored points and counts as recomputed: nothing lost, nothing counted twice. With
     ``DMDT_FAULT_TABLE=FILE``, each fault's figures are also appended to FILE as a row."""
@@ -123,16 +128,39 @@ class Sender(threading.Thread):
         assert self.delivered == len(self.messages)
 
 
-def _stream_with_outage(producer, topic: str, messages: list, proxy, after_s: float) -> None:
-    """Send ``messages`` at 60/s; ``after_s`` into it, cut ``proxy`` for 5 s."""
+def _stored_points(store: ObjectStore, expected: dict) -> int:
+    return sum(acc.n_points for s in store.load_many(list(expected)) for acc in s.bands.values())
+
+
+def _lasting(seconds: float):
+    """A condition met ``seconds`` after it is first asked: an outage of a set length."""
+    first: list[float] = []
+
+    def met() -> bool:
+        first.append(time.monotonic())
+        return first[-1] > first[0] + seconds
+
+    return met
+
+
+def _send(producer: Producer, topic: str, messages: list) -> Sender:
     sender = Sender(producer, topic, messages)
     sender.start()
-    time.sleep(after_s)
+    return sender
+
+
+def _stream_with_outage(stream: Stream, proxy, store: ObjectStore, met, logs: Path) -> None:
+    """Send the first half of the alerts and wait until some points are stored; cut
+    ``proxy``; send the rest and wait until ``met()`` says the stream met the outage;
+    restore the link. Mid-stream by construction, whatever the machine's load."""
+    half = len(stream.messages) // 2
+    _send(stream.producer, stream.topic, stream.messages[:half]).join()
+    _wait(lambda: _stored_points(store, stream.expected) > 0, "the stream flowing", logs)
     proxy.cut()
-    time.sleep(5.0)
-    assert sender.is_alive()  # the outage was mid-stream
+    rest = _send(stream.producer, stream.topic, stream.messages[half:])
+    _wait(met, "the outage met by the stream", logs)
     proxy.restore()
-    sender.join()
+    rest.join()
 
 
 class Process:
@@ -213,19 +241,19 @@ def test_killed_ingest_and_worker_lose_nothing_and_count_nothing_twice(
 ):
     stream = _start_stream(kafka_bootstrap, redis_url, samples, tmp_path, DMDT_CLAIM_LEASE_S="2")
     ingest, worker, expected = stream.ingest, stream.worker, stream.expected
-    sender = Sender(stream.producer, stream.topic, stream.messages)
+    store = ObjectStore(redis.Redis.from_url(redis_url), GRID)
+    thirds = np.array_split(np.arange(len(stream.messages)), 3)
+    parts = [[stream.messages[i] for i in part] for part in thirds]
     try:
-        sender.start()
-        time.sleep(5.0)  # the group has joined and the stream is flowing
-        assert sender.is_alive()
+        _send(stream.producer, stream.topic, parts[0]).join()
+        _wait(lambda: _stored_points(store, expected) > 0, "the stream flowing", tmp_path)
         ingest.kill()  # SIGKILL mid-stream: uncommitted batches will be read again
-        time.sleep(1.0)
+        sender = _send(stream.producer, stream.topic, parts[1])
         ingest.start()
-        time.sleep(3.0)
-        assert sender.is_alive()
-        worker.kill()  # SIGKILL; it stays down while the stream goes on
         sender.join()
-        store = ObjectStore(redis.Redis.from_url(redis_url), GRID)
+        _wait(lambda: worker_scored(store, expected), "the worker scoring", tmp_path)
+        worker.kill()  # SIGKILL; it stays down while the stream goes on
+        _send(stream.producer, stream.topic, parts[2]).join()
         _wait(lambda: _complete(store, expected), "every point stored", tmp_path)
         # a worker that claimed everything waiting and died before acknowledging it
         assert {oid for oid, _ in ScoringQueue(redis_client).claim(10_000)} == set(expected)
@@ -304,14 +332,14 @@ def test_a_redis_outage_pauses_ingest_which_then_catches_up_losing_nothing(
     proxy = CuttableProxy(int(redis_url.rsplit(":", 1)[1].split("/")[0]))
     proxied = f"redis://127.0.0.1:{proxy.port}/0"
     stream = _start_stream(kafka_bootstrap, proxied, samples, tmp_path, worker=False)
-    try:  # Redis unreachable for the ingest for 5 s, mid-stream
-        _stream_with_outage(stream.producer, stream.topic, stream.messages, proxy, after_s=5.0)
-        store = ObjectStore(redis_client, GRID)
+    store = ObjectStore(redis_client, GRID)
+    log = tmp_path / "ingest-1.log"
+    try:  # Redis unreachable for the ingest mid-stream, until a batch has failed on it
+        met = lambda: "will be read again" in log.read_text()  # noqa: E731
+        _stream_with_outage(stream, proxy, store, met, tmp_path)
         _wait(lambda: _complete(store, stream.expected), "every point stored", tmp_path)
-        fault = "Redis unreachable for the ingest for 5 s mid-stream"
+        fault = "Redis unreachable for the ingest mid-stream (until a batch failed on it)"
         _assert_exact(store, stream.expected, fault, len(stream.messages))
-        log = (tmp_path / "ingest-1.log").read_text()
-        assert "will be read again" in log, log[-2000:]
     finally:
         stream.stop()
         proxy.close()
@@ -324,9 +352,10 @@ def test_a_broker_outage_loses_nothing(redis_url, redis_client, samples, tmp_pat
         proxy.target_port = broker.port
         stream = _start_stream(broker.bootstrap, redis_url, samples, tmp_path)
         expected = stream.expected
+        store = ObjectStore(redis_client, GRID)
         try:
-            _stream_with_outage(stream.producer, stream.topic, stream.messages, proxy, 6.0)
-            store = ObjectStore(redis_client, GRID)
+            # the producer is behind the proxy too: the rest is sent across the outage
+            _stream_with_outage(stream, proxy, store, _lasting(5.0), tmp_path)
             _wait(lambda: _complete(store, expected), "every point stored", tmp_path)
             _wait(lambda: _scored(store, expected), "every object scored", tmp_path)
             fault = "Kafka unreachable for 5 s for producer, ingest and worker"
@@ -411,16 +440,16 @@ def test_a_broker_killed_and_restarted_loses_nothing(
             broker.bootstrap, redis_url, samples, tmp_path, DMDT_FETCH_WAIT_MS="500"
         )
         expected = stream.expected
-        sender = Sender(stream.producer, stream.topic, stream.messages)
+        store = ObjectStore(redis_client, GRID)
+        half = len(stream.messages) // 2
         try:
-            sender.start()
-            time.sleep(6.0)  # the group has joined and the stream is flowing
-            broker.kill()
-            time.sleep(3.0)
-            assert sender.is_alive()  # the crash was mid-stream
+            _send(stream.producer, stream.topic, stream.messages[:half]).join()
+            _wait(lambda: _stored_points(store, expected) > 0, "the stream flowing", tmp_path)
+            broker.kill()  # mid-stream by construction: half the alerts are still to come
+            sender = _send(stream.producer, stream.topic, stream.messages[half:])
+            time.sleep(3.0)  # the fault: the broker stays down 3 s
             broker.start()
             sender.join()
-            store = ObjectStore(redis_client, GRID)
             _wait(lambda: _complete(store, expected), "every point stored", tmp_path)
             _wait(lambda: _scored(store, expected), "every object scored", tmp_path)
             fault = "broker SIGKILLed mid-stream, restarted 3 s later on its S3 storage"

@@ -171,10 +171,14 @@ def test_every_dashboard_panel_returns_data_from_a_real_prometheus(tmp_path, sam
             for _ in range(20):
                 assert httpx.post(f"{service.api_url}/classify", json=body).status_code == 200
             httpx.get(f"{service.api_url}/objects/CSS1001006032764")
-            time.sleep(6)  # a few more scrapes and rule evaluations
-            missing = [name for name, expr in queries if not _query(url, expr)]
+            deadline = time.monotonic() + 120  # scrapes and rule evaluations to come
+            while True:
+                missing = [name for name, expr in queries if not _query(url, expr)]
+                empty_rules = [rule for rule in _recording_rules() if not _query(url, rule)]
+                if not (missing or empty_rules) or time.monotonic() > deadline:
+                    break
+                time.sleep(1.0)
             assert not missing, f"panels without data: {missing}"
-            empty_rules = [rule for rule in _recording_rules() if not _query(url, rule)]
             assert not empty_rules, f"recording rules without data: {empty_rules}"
             assert _query(url, 'dmdt_onnx_provider_info{provider="CPUExecutionProvider"}')
             png = tmp_path / "dashboard.png"
