@@ -41,6 +41,15 @@ class Settings(BaseSettings):
         4, ge=1, description="most curves drawn as PNG in one request (a picture per background)"
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis or Valkey server")
+    redis_cluster: bool = Field(
+        False, description="DMDT_REDIS_URL names one node of a Redis (or Valkey) Cluster"
+    )
+    queue_shards: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="scoring queue shards (the same in every process; a cluster spreads them)",
+    )
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     alert_topic: str = Field("ztf-alerts", description="topic of ZTF Avro alerts")
     lsst_alert_topic: str | None = Field(

@@ -11,8 +11,10 @@ can cover them all):
   ``last_alert_time``;
 * ``dmdt:{oid}:result``: the worker's latest classification (JSON).
 
-The scoring queue is ``{dmdt:queue}`` (object -> oldest alert time) and its claims
-``{dmdt:queue}:claimed``, one hash tag for both so one script can move objects between them.
+The scoring queue is sharded: shard 0 is ``{dmdt:queue}`` (object -> oldest alert time),
+shard k ``{dmdt:queue:k}``, each with its claims ``<shard>:claimed`` under the same hash tag so
+one script can move objects between them; the shards spread the queue over a cluster's slots
+(one shard is the whole queue, as before shards).
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ def accumulator(object_id: str, band: str) -> str:
 
 def result(object_id: str) -> str:
     return object_key(object_id, "result")
+
+
+def queue_shard(shard: int) -> str:
+    """The key of the scoring queue's shard ``shard``.
+
+    >>> queue_shard(0), queue_shard(3)
+    ('{dmdt:queue}', '{dmdt:queue:3}')
+    """
+    return QUEUE if shard == 0 else f"{{dmdt:queue:{shard}}}"
 
 
 def claims(queue: str) -> str:

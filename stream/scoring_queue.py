@@ -10,16 +10,21 @@ claims (object -> alert time and claim time); the worker acknowledges them once 
 are written. Claims older than a lease (a worker killed mid-batch) go back to the queue, so no
 object waits for its next alert to be scored. Both keys share one hash tag (one Redis Cluster
 slot) so the scripts can touch both (:mod:`stream.keys`).
+
+The queue can be split into ``shards`` (``DMDT_QUEUE_SHARDS``, the same in every process): an
+object always goes to shard ``crc32(id) % shards``, and a worker claims from the shards in
+turn, so on a Redis Cluster the queue is spread over as many slots (and nodes) as shards
+instead of being one hot slot.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 
-import redis
-
 from stream import keys
+from stream.redis_client import RedisClient
 
 _FIRST_POLL_S, _MAX_POLL_S = 0.001, 0.01
 
@@ -45,49 +50,89 @@ return requeued
 """
 
 
+def shard_of(object_id: str, shards: int) -> int:
+    """The shard an object is queued in (stable across processes and restarts).
+
+    >>> shard_of("ZTF18adljlvp", 1), shard_of("ZTF17aaacxxf", 4)
+    (0, 3)
+    """
+    return zlib.crc32(object_id.encode()) % shards
+
+
 class ScoringQueue:
-    def __init__(self, client: redis.Redis, key: str = keys.QUEUE) -> None:
+    def __init__(self, client: RedisClient, shards: int = 1) -> None:
+        if shards < 1:
+            raise ValueError(f"a queue needs at least one shard, not {shards}")
         self.client = client
-        self.key = key
-        self.claims_key = keys.claims(key)
+        self.shards = [keys.queue_shard(k) for k in range(shards)]
         self._claim = client.register_script(_CLAIM)
         self._requeue = client.register_script(_REQUEUE)
+        self._turn = 0
+
+    def _by_shard(self, object_ids: Iterable[str]) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for oid in object_ids:
+            grouped.setdefault(self.shards[shard_of(oid, len(self.shards))], []).append(oid)
+        return grouped
 
     def push(self, alert_times: Mapping[str, float]) -> None:
         """Queue objects (object id -> alert time, seconds since the epoch)."""
-        if alert_times:
-            self.client.zadd(self.key, dict(alert_times), lt=True)
+        if len(self.shards) == 1:
+            if alert_times:
+                self.client.zadd(self.shards[0], dict(alert_times), lt=True)
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for shard, ids in self._by_shard(alert_times).items():
+            pipe.zadd(shard, {oid: alert_times[oid] for oid in ids}, lt=True)
+        pipe.execute()
+
+    def _sum(self, command: str, suffix: str = "") -> int:
+        pipe = self.client.pipeline(transaction=False)
+        for shard in self.shards:
+            getattr(pipe, command)(shard + suffix)
+        return sum(int(n) for n in pipe.execute())
 
     def depth(self) -> int:
-        return int(self.client.zcard(self.key))
+        return self._sum("zcard")
 
     def claimed(self) -> int:
-        return int(self.client.hlen(self.claims_key))
+        return self._sum("hlen", keys.CLAIMS_SUFFIX)
 
     def claim(self, count: int) -> list[tuple[str, float]]:
-        """Take up to ``count`` objects, oldest first, into the claims."""
-        taken = self._claim(keys=[self.key, self.claims_key], args=[count, repr(time.time())])
+        """Take up to ``count`` objects into the claims, oldest first within a shard, the
+        shards in turn (so that none is left behind)."""
+        taken: list = []
+        for _ in range(len(self.shards)):
+            if len(taken) // 2 >= count:  # taken: id, time, id, time...
+                break
+            shard = self.shards[self._turn]
+            self._turn = (self._turn + 1) % len(self.shards)
+            taken += self._claim(
+                keys=[shard, keys.claims(shard)], args=[count - len(taken) // 2, repr(time.time())]
+            )
         return [(taken[i].decode(), float(taken[i + 1])) for i in range(0, len(taken), 2)]
 
     def acknowledge(self, object_ids: Iterable[str]) -> None:
         """The objects' results are written: drop their claims."""
-        ids = list(object_ids)
-        if ids:
-            self.client.hdel(self.claims_key, *ids)
+        for shard, ids in self._by_shard(object_ids).items():
+            self.client.hdel(keys.claims(shard), *ids)
 
     def release(self, claims: Iterable[tuple[str, float]]) -> None:
         """Put claimed (object id, alert time) back in the queue now: their batch failed."""
         taken = dict(claims)
-        if taken:
+        for shard, ids in self._by_shard(taken).items():
             pipe = self.client.pipeline(transaction=True)  # both keys share one slot
-            pipe.zadd(self.key, taken, lt=True)
-            pipe.hdel(self.claims_key, *taken)
+            pipe.zadd(shard, {oid: taken[oid] for oid in ids}, lt=True)
+            pipe.hdel(keys.claims(shard), *ids)
             pipe.execute()
 
     def requeue_expired(self, lease_s: float) -> int:
         """Put back claims older than ``lease_s`` (their worker died); returns how many."""
         cutoff = repr(time.time() - lease_s)
-        return int(self._requeue(keys=[self.key, self.claims_key], args=[cutoff]))
+        return sum(
+            int(self._requeue(keys=[shard, keys.claims(shard)], args=[cutoff]))
+            for shard in self.shards
+        )
 
     def pop_batch(
         self, max_size: int, max_wait_s: float, block_s: float = 1.0

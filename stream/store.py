@@ -31,6 +31,7 @@ from classifier.grid import DmDtGrid
 from classifier.readers.base import BandPoint
 from stream import keys
 from stream.defaults import MAX_POINTS_PER_BAND
+from stream.redis_client import RedisClient, queue_script
 from stream.results import StreamResult
 
 MAX_RETRIES = 50
@@ -140,7 +141,7 @@ class ObjectStore:
     """Reads and updates objects' accumulators in Redis (or Valkey)."""
 
     def __init__(
-        self, client: redis.Redis, grid: DmDtGrid, max_points_per_band: int = MAX_POINTS_PER_BAND
+        self, client: RedisClient, grid: DmDtGrid, max_points_per_band: int = MAX_POINTS_PER_BAND
     ) -> None:
         self.client = client
         self.grid = grid
@@ -210,14 +211,16 @@ class ObjectStore:
                 continue
             stored = [p.candid for band in changed for p in update.kept[band]]
             time = "" if update.last_alert_time is None else repr(update.last_alert_time)
-            self._compare_and_set(
-                keys=[
+            queue_script(
+                writes,
+                self._compare_and_set,
+                [
                     keys.meta(oid),
                     keys.candids(oid),
                     keys.bands(oid),
                     *[keys.accumulator(oid, band) for band in changed],
                 ],
-                args=[
+                [
                     version,
                     len(changed),
                     *changed,
@@ -226,7 +229,6 @@ class ObjectStore:
                     time,
                     *stored,
                 ],
-                client=writes,
             )
             written.append(oid)
         outcomes = writes.execute() if written else []

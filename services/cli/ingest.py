@@ -10,11 +10,10 @@ from services.cli.errors import UsageError
 from services.settings import Settings
 
 if TYPE_CHECKING:  # the Kafka client loads only when this command runs, not for every command
-    import redis
-
     from classifier.bundle import ModelBundle
     from stream.consumer import AlertIngest
     from stream.decoders import AlertDecoder
+    from stream.redis_client import RedisClient
 
 
 def alert_decoders(settings: Settings) -> dict[str, AlertDecoder]:
@@ -39,7 +38,7 @@ def alert_decoders(settings: Settings) -> dict[str, AlertDecoder]:
     return decoders
 
 
-def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -> AlertIngest:
+def build_ingest(settings: Settings, bundle: ModelBundle, client: RedisClient) -> AlertIngest:
     from confluent_kafka import Consumer, Producer  # noqa: PLC0415
 
     from stream.consumer import AlertIngest  # noqa: PLC0415
@@ -57,7 +56,7 @@ def build_ingest(settings: Settings, bundle: ModelBundle, client: redis.Redis) -
         ),
         dead_letters=Producer(producer_config(settings.kafka_bootstrap)),
         store=ObjectStore(client, bundle.grid, settings.max_points_per_band),
-        queue=ScoringQueue(client),
+        queue=ScoringQueue(client, settings.queue_shards),
         decoders=decoders,
         dead_letter_topic=settings.dead_letter_topic,
         batch_size=settings.ingest_batch,

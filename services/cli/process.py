@@ -8,12 +8,12 @@ import logging
 import signal
 import threading
 
-import redis
 from prometheus_client import start_http_server
 
 from classifier.bundle import ModelBundle
 from classifier.registry import find_bundle
 from services.settings import Settings
+from stream.redis_client import RedisClient, connect
 
 log = logging.getLogger("dmdt")
 
@@ -31,13 +31,12 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def start(settings: Settings, what: str) -> tuple[ModelBundle, redis.Redis]:
+def start(settings: Settings, what: str) -> tuple[ModelBundle, RedisClient]:
     """Logging, settings and metrics of process ``what``; its model bundle and Redis client."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log.info("%s settings: %s", what, settings.describe())
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr=settings.api_host)
         log.info("%s metrics on :%d/metrics", what, settings.metrics_port)
-    return find_bundle(settings.model, settings.models_dir), redis.Redis.from_url(
-        settings.redis_url
-    )
+    client = connect(settings.redis_url, settings.redis_cluster)
+    return find_bundle(settings.model, settings.models_dir), client

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 from services.settings import Settings
 
 if TYPE_CHECKING:  # Kafka and ONNX Runtime load only when this command runs
-    import redis
-
     from classifier.bundle import ModelBundle
+    from stream.redis_client import RedisClient
     from stream.worker import ScoringWorker
 
 
-def build_worker(settings: Settings, bundle: ModelBundle, client: redis.Redis) -> ScoringWorker:
+def build_worker(settings: Settings, bundle: ModelBundle, client: RedisClient) -> ScoringWorker:
     from confluent_kafka import Producer  # noqa: PLC0415
 
     from classifier.inference import OnnxClassifier  # noqa: PLC0415
@@ -27,7 +26,7 @@ def build_worker(settings: Settings, bundle: ModelBundle, client: redis.Redis) -
     ensure_topics(settings.kafka_bootstrap, [settings.results_topic])
     return ScoringWorker(
         store=ObjectStore(client, bundle.grid),
-        queue=ScoringQueue(client),
+        queue=ScoringQueue(client, settings.queue_shards),
         model=OnnxClassifier(bundle),
         producer=Producer(producer_config(settings.kafka_bootstrap)),
         results_topic=settings.results_topic,
