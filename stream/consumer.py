@@ -63,6 +63,21 @@ def _positions(messages: Sequence[Message]) -> Iterator[tuple[tuple[str, int], i
             yield (topic, partition), offset
 
 
+def _described(partitions: list[TopicPartition]) -> str:
+    by_topic: dict[str, list[int]] = {}
+    for tp in partitions:
+        by_topic.setdefault(str(tp.topic), []).append(tp.partition)
+    return ", ".join(f"{t}{sorted(p)}" for t, p in sorted(by_topic.items())) or "none"
+
+
+def _log_assigned(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    log.info("partitions assigned: %s", _described(partitions))
+
+
+def _log_revoked(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    log.info("partitions revoked: %s", _described(partitions))
+
+
 class AlertIngest:
     """One consumer-group member: reads the alert topics (each with its survey's decoder),
     writes Redis, queues objects to score."""
@@ -94,7 +109,9 @@ class AlertIngest:
     def take(self) -> list[Message] | None:
         try:
             if not self._subscribed:
-                self.consumer.subscribe(sorted(self.decoders))
+                self.consumer.subscribe(
+                    sorted(self.decoders), on_assign=_log_assigned, on_revoke=_log_revoked
+                )
                 self._subscribed = True
             return self.consumer.consume(self.batch_size, self.poll_s) or None
         except KafkaException as error:

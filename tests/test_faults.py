@@ -166,14 +166,21 @@ def _stream_with_outage(stream: Stream, proxy, store: ObjectStore, met, logs: Pa
 class Process:
     """One ``dmdt`` subcommand as a child process that can be killed and started again."""
 
-    def __init__(self, command: str, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, command: str, env: dict[str, str], logs: Path, name: str | None = None
+    ) -> None:
         self.command, self.env, self.logs = command, env, logs
+        self.name = name or command
         self.process: subprocess.Popen | None = None
         self.starts = 0
 
+    @property
+    def log(self) -> Path:
+        return self.logs / f"{self.name}-{self.starts}.log"
+
     def start(self) -> None:
         self.starts += 1
-        log = (self.logs / f"{self.command}-{self.starts}.log").open("wb")
+        log = self.log.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", self.command],
             env=self.env,
