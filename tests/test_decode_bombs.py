@@ -12,6 +12,7 @@ import zlib
 import fastavro
 import numpy as np
 import pytest
+from test_consumer import _sample_record
 
 from classifier.readers.avro_container import MAGIC, MAX_INFLATED_BYTES, read_container
 from classifier.readers.avro_plan import MAX_OPS, MAX_ROWS, FieldSpec, PlanError, ReadPlan
@@ -45,12 +46,6 @@ def container(schema: dict, body: bytes, count: int = 1, codec: bytes = b"null")
     return MAGIC + header + SYNC + _long(count) + _bytes(body) + SYNC
 
 
-def _ztf_sample(samples) -> tuple[dict, dict]:
-    with open(samples / "ztf_schema3.2_ZTF17aaacxxf.avro", "rb") as handle:
-        reader = fastavro.reader(handle)
-        return reader.writer_schema, next(iter(reader))
-
-
 def _schemaless(schema: dict, record: dict) -> bytes:
     buffer = io.BytesIO()
     fastavro.schemaless_writer(buffer, fastavro.parse_schema(schema), record)
@@ -58,7 +53,7 @@ def _schemaless(schema: dict, record: dict) -> bytes:
 
 
 def test_an_array_of_nulls_claiming_2_62_items_is_refused_at_once(samples):
-    schema, record = _ztf_sample(samples)
+    schema, record = _sample_record(samples)
     bomb = {"name": "bomb", "type": {"type": "array", "items": "null"}}
     hostile = {**schema, "fields": [bomb, *schema["fields"]]}
     body = _long(2**62 - 1) + _schemaless(schema, record)  # the count, then no item bytes
@@ -105,7 +100,7 @@ def _with_history(schema: dict, record: dict, rows: int) -> bytes:
 
 
 def test_a_huge_history_is_refused_within_bounded_memory(samples):
-    schema, record = _ztf_sample(samples)
+    schema, record = _sample_record(samples)
     body = _with_history(schema, record, 2 * MAX_ROWS)
     message = container(schema, body, codec=b"deflate")
     assert len(message) * 50 < len(body) < MAX_INFLATED_BYTES  # small, and inflatable
@@ -120,7 +115,7 @@ def test_a_huge_history_is_refused_within_bounded_memory(samples):
 
 
 def test_a_deflate_bomb_over_the_inflated_limit_is_refused(samples):
-    schema, _ = _ztf_sample(samples)
+    schema, _ = _sample_record(samples)
     message = container(schema, bytes(MAX_INFLATED_BYTES + 1), codec=b"deflate")
     assert len(message) < 100_000
     with pytest.raises(ValueError, match=f"inflate to more than {MAX_INFLATED_BYTES} bytes"):

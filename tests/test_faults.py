@@ -220,11 +220,10 @@ class Stream:
                 process.stop()
 
 
-def _start_stream(
-    kafka: str, redis_url: str, samples: Path, logs: Path, worker: bool = True, **settings: str
-) -> Stream:
+def stream_env(kafka: str, redis_url: str, **settings: str) -> dict[str, str]:
+    """The environment of stream processes on fresh topics and a fresh consumer group."""
     run = uuid.uuid4().hex[:8]
-    env = {
+    return {
         **os.environ,
         "DMDT_KAFKA_BOOTSTRAP": kafka,
         "DMDT_REDIS_URL": redis_url,
@@ -234,6 +233,12 @@ def _start_stream(
         "DMDT_CONSUMER_GROUP": f"ingest-{run}",
         **settings,
     }
+
+
+def _start_stream(
+    kafka: str, redis_url: str, samples: Path, logs: Path, worker: bool = True, **settings: str
+) -> Stream:
+    env = stream_env(kafka, redis_url, **settings)
     ensure_topics(kafka, [env["DMDT_ALERT_TOPIC"], env["DMDT_RESULTS_TOPIC"]])
     messages = list(survey_messages([samples / name for name in CURVES]))
     processes = [Process("ingest", env, logs), Process("worker", env, logs) if worker else None]

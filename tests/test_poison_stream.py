@@ -5,17 +5,12 @@ stays up, and a SIGTERM stops it at once."""
 
 from __future__ import annotations
 
-import os
 import signal
-import uuid
 
 from confluent_kafka import Producer
-from test_decode_bombs import _long, _schemaless, _with_history, _ztf_sample, container
-from test_faults import (
-    GRID,
-    Process,
-    _wait,
-)
+from test_consumer import _sample_record
+from test_decode_bombs import _long, _schemaless, _with_history, container
+from test_faults import GRID, Process, _wait, stream_env
 from test_stream import _read_topic
 
 from classifier.readers import decode_alerts
@@ -24,7 +19,7 @@ from stream.store import ObjectStore
 
 
 def _hostile(samples) -> dict[str, bytes]:
-    schema, record = _ztf_sample(samples)
+    schema, record = _sample_record(samples)
     bomb = {"name": "bomb", "type": {"type": "array", "items": "null"}}
     nulls = container(
         {**schema, "fields": [bomb, *schema["fields"]]},
@@ -45,15 +40,7 @@ def _hostile(samples) -> dict[str, bytes]:
 def test_hostile_messages_are_dead_lettered_and_ingest_stays_up(
     kafka_bootstrap, redis_url, redis_client, samples, tmp_path
 ):
-    run = uuid.uuid4().hex[:8]
-    env = {
-        **os.environ,
-        "DMDT_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "DMDT_REDIS_URL": redis_url,
-        "DMDT_ALERT_TOPIC": f"alerts-{run}",
-        "DMDT_DEAD_LETTER_TOPIC": f"dead-{run}",
-        "DMDT_CONSUMER_GROUP": f"ingest-{run}",
-    }
+    env = stream_env(kafka_bootstrap, redis_url)
     ensure_topics(kafka_bootstrap, [env["DMDT_ALERT_TOPIC"], env["DMDT_DEAD_LETTER_TOPIC"]])
     hostile = _hostile(samples)
     real = {path.name: path.read_bytes() for path in sorted(samples.glob("ztf_schema*.avro"))}

@@ -6,9 +6,7 @@ from every alert sent, and every object is scored at its final version."""
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 
 import numpy as np
 from redis.cluster import RedisCluster
@@ -20,6 +18,7 @@ from test_faults import (
     _expected,
     _scored,
     _wait,
+    stream_env,
 )
 
 from services.devtools.demo import SAMPLES
@@ -54,19 +53,13 @@ def test_three_ingests_two_workers_six_partitions_on_a_cluster_lose_nothing(
 
     client = connect(valkey_cluster.url, cluster=True)
     client.flushall(target_nodes=RedisCluster.PRIMARIES)
-    run = uuid.uuid4().hex[:8]
-    env = {
-        **os.environ,
-        "DMDT_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "DMDT_REDIS_URL": valkey_cluster.url,
-        "DMDT_REDIS_CLUSTER": "true",
-        "DMDT_QUEUE_SHARDS": "6",
-        "DMDT_ALERT_TOPIC": f"alerts-{run}",
-        "DMDT_RESULTS_TOPIC": f"results-{run}",
-        "DMDT_DEAD_LETTER_TOPIC": f"dead-{run}",
-        "DMDT_CONSUMER_GROUP": f"ingest-{run}",
-        "DMDT_INGEST_BATCH": "50",
-    }
+    env = stream_env(
+        kafka_bootstrap,
+        valkey_cluster.url,
+        DMDT_REDIS_CLUSTER="true",
+        DMDT_QUEUE_SHARDS="6",
+        DMDT_INGEST_BATCH="50",
+    )
     ensure_topics(kafka_bootstrap, [env["DMDT_ALERT_TOPIC"]], partitions=PARTITIONS)
     ensure_topics(kafka_bootstrap, [env["DMDT_RESULTS_TOPIC"]])
     curves = sorted(SAMPLES.glob("css_*.csv"))
