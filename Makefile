@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean prometheus
+.PHONY: demo test lint bench clean prometheus faults-under-load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(STAMP) prometheus  ## lint, type-check, then the whole test suite
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2
+
+FAULT_TESTS := tests/test_faults.py tests/test_scale.py tests/test_cluster.py tests/test_poison_stream.py
+faults-under-load: $(STAMP)  ## the fault tests 3 times in a row, both cores kept busy
+	@yes > /dev/null & Y1=$$!; yes > /dev/null & Y2=$$!; status=0; \
+	for i in 1 2 3; do $(BIN)/pytest -q -n 2 $(FAULT_TESTS) || status=1; done; \
+	kill $$Y1 $$Y2; exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python bench/dmdt.py

@@ -141,6 +141,9 @@ def test_a_master_killed_mid_stream_loses_nothing(tmp_path, samples):
         killed.set()
         writer.join(300)
         assert not writer.is_alive() and not victim.alive()
+        deadline = time.monotonic() + 60
+        while not _serving(cluster) and time.monotonic() < deadline:  # gossip may lag
+            time.sleep(0.1)
         assert _serving(cluster)
         assert client.get_node_from_key(keys.meta(objects[0])).port != port  # moved over
         expected = reference_counts(curve.t, curve.mag, GRID)

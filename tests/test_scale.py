@@ -81,6 +81,7 @@ def test_three_ingests_two_workers_six_partitions_on_a_cluster_lose_nothing(
         joining = Process("ingest", env, tmp_path, "ingest3")
         joining.start()  # a member joins: partitions move again
         ingests.append(joining)
+        _wait(lambda: _assignments(joining), "the new member given partitions", tmp_path)
         Sender(producer, env["DMDT_ALERT_TOPIC"], [messages[i] for i in thirds[2]]).run()
         _wait(lambda: _complete_all(store, expected), "every point stored", tmp_path)
         _wait(lambda: _scored(store, expected), "every object scored", tmp_path)
