@@ -29,9 +29,8 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin dmdt
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     NUMBA_CACHE_DIR=/tmp/numba \
-    DMDT_MODELS_DIR=/app/models \
     DMDT_API_HOST=0.0.0.0
-COPY models /app/models
+# the model bundles are package data (classifier/models); mount others and set DMDT_MODELS_DIR
 WORKDIR /app
 EXPOSE 8000 9100
 # the API answers /healthz; ingest and worker serve /metrics on DMDT_METRICS_PORT

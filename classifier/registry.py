@@ -18,8 +18,8 @@ from classifier.defaults import DEFAULT_MODEL
 if TYPE_CHECKING:  # onnxruntime loads only where models are served
     from classifier.inference import OnnxClassifier
 
-# The repository's models/ folder (editable installs, the Docker image); DMDT_MODELS_DIR wins.
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+# The bundles installed with the package (package data); DMDT_MODELS_DIR wins.
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 
 def models_dir() -> Path:

@@ -21,7 +21,10 @@ from stream import defaults
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DMDT_", frozen=True)
 
-    models_dir: Path = Field(DEFAULT_MODELS_DIR, description="folder of model bundles")
+    models_dir: Path = Field(
+        DEFAULT_MODELS_DIR,
+        description="folder of model bundles (empty: those installed with the package)",
+    )
     model: str | None = Field(
         None,
         description=f"bundle the API defaults to and the worker uses (default: {DEFAULT_MODEL})",
@@ -117,6 +120,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_url_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("models_dir", mode="before")
+    @classmethod
+    def _empty_is_the_installed_bundles(cls, value: object) -> object:
+        return DEFAULT_MODELS_DIR if value == "" else value
 
     def lsst_schemas(self) -> SchemaCatalog:
         """Where Rubin alert schemas come from: the registry, else the folder, else the

@@ -15,6 +15,7 @@ from services.api import routes_classify, routes_health, routes_models, routes_o
 from services.api.errors import validation_failed
 from services.api.middleware import ApiKey, BodyLimit, RequestTiming
 from services.settings import Settings
+from services.version import package_version
 from stream.metrics import report_provider
 from stream.redis_client import connect
 from stream.store import ObjectStore
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="dmdt-stream",
-        version="0.1.0",
+        version=package_version(),
         lifespan=lifespan,
         description="Light-curve classification from dm-dt images.",
     )

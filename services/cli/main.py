@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
 from services.cli import (
     demo,
@@ -27,6 +26,7 @@ from services.cli import (
     worker,
 )
 from services.cli.errors import INPUT_ERRORS, UsageError
+from services.version import package_version
 
 COMMANDS = {
     "image": image,
@@ -45,18 +45,11 @@ TRAINING_COMMANDS = ("train", "experiments", "evaluate")
 _TRAINING_MODULES = frozenset({"training", "torch", "sklearn", "onnx", "onnxscript"})
 
 
-def _version() -> str:
-    try:
-        return version("dmdt-stream")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dmdt", description="dm-dt images and classification of light curves."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS.values():
         module.add_parser(commands)
