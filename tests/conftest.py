@@ -84,3 +84,12 @@ def valkey_cluster(tmp_path_factory):
 
     with EmbeddedValkeyCluster(3, 1, tmp_path_factory.mktemp("cluster")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The shipped image-only bundle, loaded and checked (ONNX Runtime, CPU)."""
+    from classifier.inference import OnnxClassifier  # noqa: PLC0415
+    from classifier.registry import find_bundle  # noqa: PLC0415
+
+    return OnnxClassifier(find_bundle("css-dmdtnet"))

@@ -82,8 +82,8 @@ def test_predict_from_the_installed_wheel(installed):
     answer = run("predict", "css_1001006032764-RRab.csv")
     assert answer.returncode == 0, answer.stderr[-2000:]
     header, row = answer.stdout.strip().splitlines()[:2]
-    assert header.startswith("object_id,band,n_points,label")
-    assert row.split(",")[3] == "RRab"  # as the checkout's model answers
+    assert header.startswith("path,object_id,band,n_points,label")
+    assert row.split(",")[4] == "RRab"  # as the checkout's model answers
 
 
 def test_serve_from_the_installed_wheel(installed):

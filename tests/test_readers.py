@@ -40,8 +40,11 @@ def test_real_css_exact_duplicates_are_dropped(shared_data):
 
 def test_css_corrupt_time_is_rejected_alone_and_reported(samples):
     (p,) = read_file(samples / "css_1009027036189-EW.csv")
-    assert len(p.rejected) == 1
-    assert p.rejected[0].startswith("band V, line 245: t=-2409998.5 is not finite or outside")
+    assert p.rejected[0] == (
+        "band V: 1 of 257 points left out (t not finite or outside [-100000, 100000]: 1)"
+    )
+    assert p.rejected[1].startswith("band V, line 245: t=-2409998.5 is not finite or outside")
+    assert len(p.rejected) == 2
     assert len(p.curve()) == 256
 
 
@@ -80,6 +83,39 @@ def test_generic_csv_jd_is_converted_and_equals_the_alert(samples):
     for band in ("g", "r"):
         np.testing.assert_allclose(csv_p.curves[band].t, alert_p.curves[band].t, atol=1e-6)
         np.testing.assert_allclose(csv_p.curves[band].mag, alert_p.curves[band].mag, atol=1e-5)
+
+
+def test_julian_dates_in_a_time_column_are_converted_with_a_note(samples, tmp_path):
+    """As ASAS-SN publishes: JD (2457008.77...) under a column that does not say so."""
+    (css,) = read_file(samples / "css_1001006032764-RRab.csv")
+    curve = css.curve()
+    rows = [
+        f"{t + 2_400_000.5!r},{m!r},{e!r}"
+        for t, m, e in zip(curve.t, curve.mag, curve.err, strict=True)
+    ]
+    path = tmp_path / "asassn.csv"
+    path.write_text("time,mag,err\n" + "\n".join(rows) + "\n")
+    (p,) = read_file(path)
+    np.testing.assert_allclose(p.curve().t, curve.t, atol=1e-6)
+    median = np.median(curve.t) + 2_400_000.5
+    assert p.rejected == (
+        f"band single: times read as Julian Dates (median {median:.1f} > 2,400,000) "
+        "and converted to MJD = JD - 2400000.5",
+    )
+
+
+def test_a_refused_curve_names_each_rule_and_the_points_it_removed(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "mjd,mag\n" + "".join(f"{58000 + i},{99 + i}\n" for i in range(4)) + "58010,nan\n"
+    )
+    (p,) = read_file(path)
+    assert p.curves == {}
+    assert p.rejected[0] == (
+        "band single: 5 of 5 points left out (mag not finite or outside [-30, 40]: 5)"
+    )
+    assert p.rejected[1] == "band single, line 2: mag=99 is not finite or outside [-30, 40]"
+    assert len(p.rejected) == 4  # the summary and the first three
 
 
 def test_generic_csv_any_case_aliases_ids_and_fid(tmp_path):

@@ -114,7 +114,7 @@ def test_predict_with_the_installed_bundle(tiny_run, samples, tmp_path, capsys):
     rows = list(csv.DictReader(out.open()))
     header = list(rows[0])
     assert header[:7] == ["path", "object_id", "band", "n_points", "label", "confidence", "unknown"]
-    assert header[7:] == [f"p_{c}" for c in load_bundle(model).card.classes] + ["error"]
+    assert header[7:] == [f"p_{c}" for c in load_bundle(model).card.classes] + ["error", "notes"]
     classified = [r for r in rows if r["label"]]
     errors = [r for r in rows if r["error"]]
     assert len(classified) == 25  # every band of every bundled object with >= 5 points

@@ -11,8 +11,6 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from classifier.accumulator import DmDtAccumulator
-from classifier.inference import OnnxClassifier
-from classifier.registry import find_bundle
 from stream import lifecycle, metrics
 from stream.results import StreamResult
 from stream.store import StoredObject
@@ -90,11 +88,6 @@ class FakeProducer:
             report(self.refuse, None)
         self._reports.clear()
         return self.left
-
-
-@pytest.fixture(scope="module")
-def model() -> OnnxClassifier:
-    return OnnxClassifier(find_bundle("css-dmdtnet"))
 
 
 def _worker(model, producer, stop=None):

@@ -130,25 +130,58 @@ class Reader(Protocol):
 BandColumns = tuple[list[float], list[float], list[float] | None, list[str]]
 
 
+JD_OFFSET = 2_400_000.5  # MJD = JD - 2400000.5
+JD_THRESHOLD = 2_400_000.0  # a time above this is a Julian Date, not an MJD
+SHOWN_POINTS = 3  # points left out that a note names one by one, per band
+
+
+def _from_julian_dates(band: str, times: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """``times`` as MJD: a band whose median time is above 2,400,000 holds Julian Dates
+    (as ASAS-SN and many archives publish), converted with a note."""
+    finite = times[np.isfinite(times)]
+    if not len(finite) or np.median(finite) <= JD_THRESHOLD:
+        return times, []
+    note = (
+        f"band {band}: times read as Julian Dates (median {np.median(finite):.1f} > "
+        f"{JD_THRESHOLD:,.0f}) and converted to MJD = JD - {JD_OFFSET}"
+    )
+    return times - JD_OFFSET, [note]
+
+
+def _left_out(band: str, n: int, bad: list[tuple[int, str]], where: list[str]) -> list[str]:
+    """A band's points left out: how many and by which rule, then the first few."""
+    rules: dict[str, int] = {}
+    for _, reason in bad:
+        rule = reason.split("=", 1)[0] + " " + reason.split(" is ", 1)[1]
+        rules[rule] = rules.get(rule, 0) + 1
+    summary = ", ".join(f"{rule}: {count}" for rule, count in rules.items())
+    lines = [f"band {band}: {len(bad)} of {n} points left out ({summary})"]
+    lines += [f"band {band}, {where[i]}: {reason}" for i, reason in bad[:SHOWN_POINTS]]
+    return lines
+
+
 def build_curves(
     object_id: str, rows: dict[str, BandColumns]
 ) -> tuple[dict[str, LightCurve], tuple[str, ...]]:
     """Validated curves from per-band columns ``(t, mag, err or None, where)``.
 
-    Points with a non-finite or implausible value (real files carry sentinels such as
-    CSS's ``MJD = -2409998.5``) are left out and reported, one line each, with ``where``
+    Times that are Julian Dates are converted to MJD, with a note. Points with a non-finite
+    or implausible value (real files carry sentinels such as CSS's ``MJD = -2409998.5``) are
+    left out and reported: how many of how many, by rule, then the first few with ``where``
     (line number, candid...) and the reason; bands with fewer than 2 points left are left out
     (a band of 1 point is reported too).
-    Returns ``(curves, rejected)``.
+    Returns ``(curves, notes)``.
     """
     curves: dict[str, LightCurve] = {}
     rejected: list[str] = []
     for band, (t, mag, err, where) in rows.items():
         times, mags = np.asarray(t, dtype=np.float64), np.asarray(mag, dtype=np.float64)
+        times, converted = _from_julian_dates(band, times)
+        rejected.extend(converted)
         errs = None if err is None else np.asarray(err, dtype=np.float64)
         bad = invalid_points(times, mags, errs)
         if bad:
-            rejected.extend(f"band {band}, {where[i]}: {reason}" for i, reason in bad)
+            rejected.extend(_left_out(band, len(times), bad, where))
             keep = np.ones(len(times), dtype=bool)
             keep[[i for i, _ in bad]] = False
             times, mags = times[keep], mags[keep]

@@ -17,9 +17,14 @@ from pathlib import Path
 
 from classifier.lightcurve import DEFAULT_BAND
 from classifier.readers._text import csv_rows, to_float
-from classifier.readers.base import BandColumns, Photometry, ReaderError, build_curves
+from classifier.readers.base import (
+    JD_OFFSET,
+    BandColumns,
+    Photometry,
+    ReaderError,
+    build_curves,
+)
 
-JD_TO_MJD = 2_400_000.5
 ZTF_FILTERS = {"1": "g", "2": "r", "3": "i"}
 ALIASES = {
     "time": ("time", "mjd", "jd"),
@@ -59,7 +64,7 @@ class GenericCsvReader:
         _, header = next(rows, (0, []))
         columns = _find_columns(path, header)
         time_index, time_name = columns["time"]
-        offset = JD_TO_MJD if time_name == "jd" else 0.0
+        offset = JD_OFFSET if time_name == "jd" else 0.0
         objects: dict[str, dict[str, BandColumns]] = {}
         for line, row in rows:
             if len(row) != len(header):

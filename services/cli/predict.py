@@ -36,13 +36,19 @@ if TYPE_CHECKING:  # onnxruntime loads only when a command classifies
 BATCH = 256
 
 
-def _no_curve(photometry: Photometry, shown: int = 3) -> str:
-    """Why an object has no curve, with the reader's first notes (points left out, bands
-    too short)."""
+def _notes(photometry: Photometry, shown: int = 3) -> str:
+    """The reader's first notes on the object (times converted, points left out and by
+    which rule, bands too short)."""
     notes = list(photometry.rejected[:shown])
     if len(photometry.rejected) > shown:
         notes.append(f"{len(photometry.rejected) - shown} more")
-    return "no band with 2 or more valid points" + (f" ({'; '.join(notes)})" if notes else "")
+    return "; ".join(notes)
+
+
+def _no_curve(photometry: Photometry) -> str:
+    """Why an object has no curve, with the reader's notes."""
+    notes = _notes(photometry)
+    return "no band with 2 or more valid points" + (f" ({notes})" if notes else "")
 
 
 def _rows_for_file(
@@ -69,6 +75,7 @@ def _rows_for_file(
                 "object_id": photometry.object_id,
                 "band": band,
                 "n_points": len(curve),
+                "notes": _notes(photometry),
             }
             if len(curve) < min_points:
                 yield {**row, "error": too_few_points(len(curve), min_points)}, None
@@ -94,6 +101,7 @@ def predict_files(
         "unknown",
         *[f"p_{c}" for c in classes],
         "error",
+        "notes",
     ]
     writer = csv.DictWriter(out, columns, extrasaction="raise")
     writer.writeheader()
@@ -137,7 +145,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="classify light-curve files with an ONNX model bundle",
         description="Classify every object and band of the given files (folders recurse) "
         "with a model bundle. CSV columns: path, object_id, band, n_points, label, confidence, "
-        "unknown, p_<class>..., error.",
+        "unknown, p_<class>..., error, notes (what the reader changed or left out).",
     )
     predict.add_argument("paths", type=Path, nargs="+", help="files or folders")
     predict.add_argument(
