@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[cpu,embedded,training,lsst,dev]'
+	$(BIN)/pip install --quiet -e '.[cpu,embedded,training,lsst,interop,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)  ## set everything up and run the main job on embedded defaults
