@@ -45,9 +45,7 @@ def _column(table: Any, name: str) -> np.ndarray:
     return np.asarray(values)
 
 
-def _has(table: Any, name: str | None) -> bool:
-    if name is None:
-        return False
+def _has(table: Any, name: str) -> bool:
     names = getattr(table, "colnames", None)
     return name in (names if names is not None else table.columns)
 
@@ -69,9 +67,17 @@ def curves_from_table(
     """
     t = _column(table, time).astype(np.float64)
     m = _column(table, mag).astype(np.float64)
-    e = _column(table, err).astype(np.float64) if _has(table, err) else None
-    bands = _column(table, band).astype(str) if _has(table, band) else np.full(len(t), DEFAULT_BAND)
-    ids = _column(table, object_id).astype(str) if _has(table, object_id) else np.full(len(t), "")
+    e = _column(table, err).astype(np.float64) if err and _has(table, err) else None
+    bands = (
+        _column(table, band).astype(str)
+        if band and _has(table, band)
+        else np.full(len(t), DEFAULT_BAND)
+    )
+    ids = (
+        _column(table, object_id).astype(str)
+        if object_id and _has(table, object_id)
+        else np.full(len(t), "")
+    )
     curves = []
     for key in sorted(set(zip(ids, bands, strict=True))):
         rows = np.flatnonzero((ids == key[0]) & (bands == key[1]))
@@ -82,8 +88,8 @@ def curves_from_table(
                 t[rows],
                 m[rows],
                 None if e is None else e[rows],
-                band=key[1],
-                object_id=key[0] or None,
+                band=str(key[1]),
+                object_id=str(key[0]) or None,
             )
         )
     return curves

@@ -10,7 +10,7 @@ Classify a light curve held in a table, and follow the stream's RR Lyrae::
 
     client = DmdtClient("http://127.0.0.1:8000")
     answers = client.classify_many(curves_from_table(table, time="mjd", band="filter"))
-    state = client.object("ZTF18adljlvp")            # None when the stream has no such object
+    state = client.get_object("ZTF18adljlvp")            # None when the stream has no such object
     for result in follow_results("127.0.0.1:9092", labels={"RRab", "RRc", "RRd"},
                                  min_probability=0.8, bands={"r"}):
         print(result.object_id, result.label, result.confidence)
@@ -82,7 +82,7 @@ class DmdtClient:
         items = self._answer(self.http.post("/classify/batch", json=body))["items"]
         return [item.get("classification") or {"error": item["error"]} for item in items]
 
-    def object(self, object_id: str, images: bool = False) -> dict | None:
+    def get_object(self, object_id: str, images: bool = False) -> dict | None:
         """What the stream holds of an object (None if nothing)."""
         response = self.http.get(f"/objects/{object_id}", params={"images": images})
         return None if response.status_code == 404 else self._answer(response)

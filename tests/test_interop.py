@@ -93,7 +93,7 @@ def test_the_client_classifies_and_reports_refusals(client, rrab):
     with pytest.raises(ClientError, match="HTTP 404: no model 'nope'"):
         client.classify(rrab, model="nope")
     with pytest.raises(ClientError, match="HTTP 503: Redis unavailable"):
-        client.object("ZTF18adljlvp")
+        client.get_object("ZTF18adljlvp")
 
 
 def _result(object_id: str, label: str, band: str, confidence: float, unknown: bool) -> bytes:

@@ -55,7 +55,7 @@ def test_every_real_css_file_reads(shared_data):
     for path in files:
         (p,) = read_file(path)
         assert len(p.curve()) >= 50 and p.label
-        n_rejected += len(p.rejected)
+        n_rejected += sum(note.startswith("band V, line ") for note in p.rejected)
     assert n_rejected == 4  # the four rows with MJD = -2409998.5
 
 
@@ -90,7 +90,7 @@ def test_julian_dates_in_a_time_column_are_converted_with_a_note(samples, tmp_pa
     (css,) = read_file(samples / "css_1001006032764-RRab.csv")
     curve = css.curve()
     rows = [
-        f"{t + 2_400_000.5!r},{m!r},{e!r}"
+        f"{float(t) + 2_400_000.5!r},{float(m)!r},{float(e)!r}"
         for t, m, e in zip(curve.t, curve.mag, curve.err, strict=True)
     ]
     path = tmp_path / "asassn.csv"
