@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean prometheus faults-under-load
+.PHONY: demo test lint bench clean prometheus browser faults-under-load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ prometheus:  ## Debian's Prometheus + promtool for the observability tests (root
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
 	  >/dev/null; } || echo "prometheus not installed: its tests will be skipped"
 
-test: $(STAMP) prometheus  ## lint, type-check, then the whole test suite
+browser:  ## Debian's Chromium + chromedriver for the web page's browser tests (root, as on CI)
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+	  chromium-driver >/dev/null; } || echo "chromium not installed: the browser tests will be skipped"
+
+test: $(STAMP) prometheus browser  ## lint, type-check, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -9,7 +9,11 @@ can cover them all):
 * ``dmdt:{oid}:candids``: the set of stored detection ids (``candid``);
 * ``dmdt:{oid}:meta``: a hash: ``ver`` (bumped by every change), ``alerts``,
   ``last_alert_time``;
-* ``dmdt:{oid}:result``: the worker's latest classification (JSON).
+* ``dmdt:{oid}:result``: the worker's latest classification (JSON);
+* ``dmdt:{oid}:history``: its last :data:`HISTORY` classifications, newest first (a list).
+
+``{dmdt:latest}`` ranks the objects by the time of their latest classification (the web
+page's live view), trimmed to the newest :data:`LATEST`.
 
 The scoring queue is sharded: shard 0 is ``{dmdt:queue}`` (object -> oldest alert time),
 shard k ``{dmdt:queue:k}``, each with its claims ``<shard>:claimed`` under the same hash tag so
@@ -21,6 +25,9 @@ from __future__ import annotations
 
 PREFIX = "dmdt"
 QUEUE = "{dmdt:queue}"
+LATEST = "{dmdt:latest}"
+HISTORY = 20  # classifications kept per object
+LATEST_KEPT = 1000  # objects kept in the latest ranking
 CLAIMS_SUFFIX = ":claimed"
 
 
@@ -70,6 +77,10 @@ def queue_shard(shard: int) -> str:
     ('{dmdt:queue}', '{dmdt:queue:3}')
     """
     return QUEUE if shard == 0 else f"{{dmdt:queue:{shard}}}"
+
+
+def history(object_id: str) -> str:
+    return object_key(object_id, "history")
 
 
 def claims(queue: str) -> str:

@@ -280,11 +280,31 @@ class ObjectStore:
 
     def save_results(self, bodies: Mapping[str, str]) -> None:
         """Write each object's latest classification (object id -> the
-        :class:`~stream.results.StreamResult` JSON the results topic got), in one round trip."""
+        :class:`~stream.results.StreamResult` JSON the results topic got), its history
+        (the last :data:`~stream.keys.HISTORY`) and its place in the latest ranking, in one
+        round trip."""
         pipe = self.client.pipeline(transaction=False)
         for object_id, body in bodies.items():
             pipe.set(keys.result(object_id), body)
+            pipe.lpush(keys.history(object_id), body)
+            pipe.ltrim(keys.history(object_id), 0, keys.HISTORY - 1)
+            pipe.zadd(keys.LATEST, {object_id: json.loads(body)["scored_at"]})
+        if bodies:
+            pipe.zremrangebyrank(keys.LATEST, 0, -keys.LATEST_KEPT - 1)
         pipe.execute()
+
+    def load_history(self, object_id: str) -> list[StreamResult]:
+        """The object's last classifications, newest first."""
+        blobs = self.client.lrange(keys.history(object_id), 0, keys.HISTORY - 1)
+        return [StreamResult.model_validate_json(blob) for blob in blobs]
+
+    def latest_results(self, limit: int) -> list[StreamResult]:
+        """The latest classifications of the ``limit`` objects scored last, newest first."""
+        object_ids = [oid.decode() for oid in self.client.zrevrange(keys.LATEST, 0, limit - 1)]
+        pipe = self.client.pipeline(transaction=False)
+        for oid in object_ids:
+            pipe.get(keys.result(oid))
+        return [StreamResult.model_validate_json(b) for b in pipe.execute() if b is not None]
 
     def load_result(self, object_id: str) -> StreamResult | None:
         """The object's latest classification, if it has one."""

@@ -11,7 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 from classifier.registry import served_models
-from services.api import routes_classify, routes_health, routes_models, routes_objects
+from services.api import (
+    routes_classify,
+    routes_health,
+    routes_models,
+    routes_objects,
+    routes_results,
+    routes_web,
+)
 from services.api.errors import validation_failed
 from services.api.middleware import ApiKey, BodyLimit, RequestTiming
 from services.settings import Settings
@@ -21,7 +28,9 @@ from stream.redis_client import connect
 from stream.store import ObjectStore
 
 log = logging.getLogger("dmdt.api")
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # no API key needed
+# no API key needed: health, metrics, and the web page itself (its data calls need the key)
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/"})
+OPEN_PREFIXES = (routes_web.STATIC_PREFIX,)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,7 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.api_key is not None:
-        app.add_middleware(ApiKey, key=settings.api_key.get_secret_value(), open_paths=OPEN_PATHS)
+        app.add_middleware(
+            ApiKey,
+            key=settings.api_key.get_secret_value(),
+            open_paths=OPEN_PATHS,
+            open_prefixes=OPEN_PREFIXES,
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -68,4 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_models.router)
     app.include_router(routes_classify.router)
     app.include_router(routes_objects.router)
+    app.include_router(routes_results.router)
+    routes_web.mount(app)
     return app

@@ -121,15 +121,26 @@ class RequestTiming:
 
 
 class ApiKey:
-    """401 unless the request carries ``X-API-Key: <key>``; ``open_paths`` stay open."""
+    """401 unless the request carries ``X-API-Key: <key>``; ``open_paths`` and paths under
+    ``open_prefixes`` stay open."""
 
-    def __init__(self, app: ASGIApp, key: str, open_paths: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        key: str,
+        open_paths: frozenset[str],
+        open_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.key = key.encode()
         self.open_paths = open_paths
+        self.open_prefixes = open_prefixes
+
+    def _open(self, path: str) -> bool:
+        return path in self.open_paths or path.startswith(self.open_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in self.open_paths:
+        if scope["type"] == "http" and not self._open(scope["path"]):
             given = dict(scope["headers"]).get(b"x-api-key", b"")
             if not hmac.compare_digest(given, self.key):
                 await _reply(send, 401, "missing or wrong X-API-Key header")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import redis
+from classifier.accumulator import DmDtAccumulator
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from services.api.dependencies import ServedDep, StoreDep
 from services.api.errors import unavailable
 from services.api.images import ImageFormat, images_of
-from services.api.schemas import ObjectState
+from services.api.schemas import CurvePoints, ObjectState
+from stream.results import StreamResult
 from stream.decoders import MAX_OBJECT_ID_CHARS
 
 router = APIRouter(prefix="/objects", tags=["objects"])
@@ -25,6 +27,7 @@ def get_object(
     image_format: Annotated[
         ImageFormat, Query(description="images as arrays, or PNG pictures (base64)")
     ] = "array",
+    points: Annotated[bool, Query(description="also return each band's stored points")] = False,
 ) -> ObjectState:
     """The stream's latest classification of the object, its points per band and images."""
     model = served.default_model
@@ -46,4 +49,25 @@ def get_object(
         }
         if images
         else None,
+        points={band: _points(acc) for band, acc in sorted(stored.bands.items())}
+        if points
+        else None,
     )
+
+
+def _points(acc: DmDtAccumulator) -> CurvePoints:
+    t, mag, err = acc.points()
+    return CurvePoints(
+        t=t.tolist(), mag=mag.tolist(), err=[None if e != e else float(e) for e in err]
+    )
+
+
+@router.get("/{object_id}/history", response_model=list[StreamResult])
+def get_history(
+    object_id: Annotated[str, Path(max_length=MAX_OBJECT_ID_CHARS)], store: StoreDep
+) -> list[StreamResult]:
+    """The object's last classifications by the stream, newest first (empty if none)."""
+    try:
+        return store.load_history(object_id)
+    except redis.RedisError as error:
+        raise unavailable("Redis", error) from None

@@ -86,6 +86,14 @@ class BatchResponse(BaseModel):
     items: list[BatchItem]
 
 
+class CurvePoints(BaseModel):
+    """One band's stored points, in time order (``err``: null where unknown)."""
+
+    t: list[float] = Field(description="times, MJD (days)")
+    mag: list[float]
+    err: list[float | None]
+
+
 class ObjectState(BaseModel):
     """What the stream knows of an object: its points per band, its latest classification,
     and on request its per-band images."""
@@ -95,3 +103,6 @@ class ObjectState(BaseModel):
     points_per_band: dict[str, int]
     result: StreamResult | None = Field(None, description="latest classification, if any")
     images: dict[str, Images] | None = None
+    points: dict[str, CurvePoints] | None = Field(
+        None, description="on request, each band's stored points (the light curve)"
+    )

@@ -1,0 +1,91 @@
+"""The API's stream routes on a real Valkey: an object's stored points and history, the
+latest classifications, and the web page's files (open where the data needs the key)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from classifier.readers import decode_alerts
+from classifier.registry import DEFAULT_MODELS_DIR
+from services.api.app import create_app
+from services.settings import Settings
+from stream import keys
+from stream.store import ObjectStore
+
+
+def _result(object_id: str, label: str, scored_at: float) -> str:
+    return json.dumps(
+        {
+            "label": label,
+            "probabilities": {label: 0.9, "EW": 0.1},
+            "confidence": 0.9,
+            "unknown": False,
+            "model": "css-hybrid",
+            "model_version": "1.1.0",
+            "n_points": 13,
+            "object_id": object_id,
+            "provider": "CPUExecutionProvider",
+            "band": "r",
+            "points_per_band": {"g": 9, "r": 13},
+            "data_version": 1,
+            "alert_time": scored_at - 1,
+            "scored_at": scored_at,
+        }
+    )
+
+
+@pytest.fixture
+def stored(redis_client, redis_url, samples):
+    (alert,) = decode_alerts((samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes())
+    store = ObjectStore(redis_client, load_grid())
+    store.add_points(alert.object_id, alert.band_points())
+    for k in range(25):
+        store.save_results({alert.object_id: _result(alert.object_id, f"L{k}", 1e9 + k)})
+    store.save_results({"other": _result("other", "EA", 1e9 + 100)})
+    settings = Settings(models_dir=DEFAULT_MODELS_DIR, redis_url=redis_url)
+    with TestClient(create_app(settings)) as client:
+        yield client, alert
+
+
+def load_grid():
+    from classifier.registry import find_bundle  # noqa: PLC0415
+
+    return find_bundle("css-hybrid").grid
+
+
+def test_an_objects_points_and_history(stored, redis_client):
+    client, alert = stored
+    state = client.get(f"/objects/{alert.object_id}", params={"points": True}).json()
+    curves = alert.photometry().curves
+    for band in ("g", "r"):
+        assert state["points"][band]["t"] == pytest.approx(curves[band].t.tolist())
+        assert state["points"][band]["mag"] == pytest.approx(curves[band].mag.tolist())
+    history = client.get(f"/objects/{alert.object_id}/history").json()
+    assert [h["label"] for h in history] == [f"L{k}" for k in range(24, 4, -1)]  # last 20
+    assert redis_client.llen(keys.history(alert.object_id)) == keys.HISTORY
+    assert client.get("/objects/nothing/history").json() == []
+
+
+def test_the_latest_classifications_newest_first(stored):
+    client, alert = stored
+    latest = client.get("/results/latest", params={"limit": 5}).json()
+    assert [r["object_id"] for r in latest] == ["other", alert.object_id]
+    assert latest[1]["label"] == "L24"
+    assert client.get("/results/latest", params={"limit": 501}).status_code == 422
+
+
+def test_the_page_is_open_and_its_data_needs_the_key(redis_url):
+    settings = Settings(models_dir=DEFAULT_MODELS_DIR, redis_url=redis_url, api_key="s3cret")
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and "<title>dmdt-stream</title>" in page.text
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        for asset in ("/static/app.js", "/static/style.css"):
+            assert client.get(asset).status_code == 200
+        assert client.get("/results/latest").status_code == 401
+        assert client.get("/objects/x/history").status_code == 401
+        assert client.get("/results/latest", headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert client.get("/static/../services/settings.py").status_code == 404
