@@ -300,7 +300,8 @@ class ObjectStore:
 
     def latest_results(self, limit: int) -> list[StreamResult]:
         """The latest classifications of the ``limit`` objects scored last, newest first."""
-        object_ids = [oid.decode() for oid in self.client.zrevrange(keys.LATEST, 0, limit - 1)]
+        ranked: list[bytes] = self.client.zrevrange(keys.LATEST, 0, limit - 1)  # type: ignore[assignment]
+        object_ids = [oid.decode() for oid in ranked]
         pipe = self.client.pipeline(transaction=False)
         for oid in object_ids:
             pipe.get(keys.result(oid))

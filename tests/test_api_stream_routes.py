@@ -4,6 +4,9 @@ latest classifications, and the web page's files (open where the data needs the 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +17,8 @@ from services.api.app import create_app
 from services.settings import Settings
 from stream import keys
 from stream.store import ObjectStore
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _result(object_id: str, label: str, scored_at: float) -> str:
@@ -88,4 +93,17 @@ def test_the_page_is_open_and_its_data_needs_the_key(redis_url):
         assert client.get("/results/latest").status_code == 401
         assert client.get("/objects/x/history").status_code == 401
         assert client.get("/results/latest", headers={"X-API-Key": "s3cret"}).status_code == 200
-        assert client.get("/static/../services/settings.py").status_code == 404
+        escape = client.get("/static/../services/settings.py", headers={"X-API-Key": "s3cret"})
+        assert escape.status_code == 404  # nothing outside the page's folder is served
+
+
+def test_the_pages_script_parses():
+    """A syntax error would leave the page blank with no server-side trace."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    script = ROOT / "services" / "api" / "web" / "app.js"
+    checked = subprocess.run(
+        [node, "--check", str(script)], check=False, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr

@@ -32,8 +32,10 @@ pytestmark = pytest.mark.skipif(
     reason="no browser: apt-get install chromium chromium-driver (make test does it as root)",
 )
 SAMPLES = Path(__file__).resolve().parents[1] / "classifier" / "samples"
-STARS = {"CSS1001006032764": ("css_1001006032764-RRab.csv", "RRab", 260),
-         "CSS1001009050644": ("css_1001009050644-LPV.csv", "LPV", 250)}
+STARS = {
+    "CSS1001006032764": ("css_1001006032764-RRab.csv", "RRab", 260),
+    "CSS1001009050644": ("css_1001009050644-LPV.csv", "LPV", 250),
+}
 TIMEOUT_S = 120
 
 
@@ -55,7 +57,9 @@ def service(tmp_path_factory):
 
 def _scored(url: str, object_id: str, points: int) -> bool:
     answer = httpx.get(f"{url}/objects/{object_id}")
-    return answer.status_code == 200 and (answer.json().get("result") or {}).get("n_points") == points
+    return (
+        answer.status_code == 200 and (answer.json().get("result") or {}).get("n_points") == points
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +67,15 @@ def browser(tmp_path_factory):
     options = Options()
     options.binary_location = CHROMIUM
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=1300,1700",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1300,1700",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
     ):
         options.add_argument(flag)
@@ -75,7 +85,7 @@ def browser(tmp_path_factory):
 
 
 def _until(browser, condition, what: str):
-    return WebDriverWait(browser, TIMEOUT_S).until(lambda b: condition(b), message=what)
+    return WebDriverWait(browser, TIMEOUT_S).until(condition, message=what)
 
 
 def _text(browser, selector: str) -> str:
@@ -87,9 +97,11 @@ def test_the_live_view_lists_the_latest_classifications(service, browser):
     browser.get(f"{service.api_url}/#live")
     rows = _until(
         browser,
-        lambda b: [r.text for r in b.find_elements(By.CSS_SELECTOR, "#live-table tbody tr")]
-        if len(b.find_elements(By.CSS_SELECTOR, "#live-table tbody tr")) >= 2
-        else None,
+        lambda b: (
+            [r.text for r in b.find_elements(By.CSS_SELECTOR, "#live-table tbody tr")]
+            if len(b.find_elements(By.CSS_SELECTOR, "#live-table tbody tr")) >= 2
+            else None
+        ),
         "two rows in the live table",
     )
     text = "\n".join(rows)
@@ -104,7 +116,9 @@ def test_an_object_shows_its_curve_images_probabilities_and_history(service, bro
     backgrounds = len(load_bundle(DEFAULT_MODELS_DIR / "css-hybrid").backgrounds)
     pictures = browser.find_elements(By.CSS_SELECTOR, "#object-view img")
     assert len(pictures) == 1 + backgrounds
-    assert all(browser.execute_script("return arguments[0].naturalWidth", p) > 100 for p in pictures)
+    assert all(
+        browser.execute_script("return arguments[0].naturalWidth", p) > 100 for p in pictures
+    )
     assert all(p.get_attribute("alt") for p in pictures)
     history = browser.find_elements(By.CSS_SELECTOR, "#object-view table tbody tr")
     assert history and "RRab" in history[0].text
@@ -113,7 +127,7 @@ def test_an_object_shows_its_curve_images_probabilities_and_history(service, bro
     shot = browser.get_screenshot_as_png()
     assert shot.startswith(b"\x89PNG") and len(shot) > 20_000
     if os.environ.get("DMDT_RENDER_DIR"):
-        Path(os.environ["DMDT_RENDER_DIR"], "web-object.png").write_bytes(shot)
+        Path(os.environ["DMDT_RENDER_DIR"], "object.png").write_bytes(shot)
     browser.get(f"{service.api_url}/#object/ZTFnothing")
     _until(browser, lambda b: "not in the stream" in _text(b, "#status"), "the refusal")
 
@@ -128,8 +142,14 @@ def test_a_pasted_and_an_uploaded_light_curve_are_classified(service, browser):
     assert len(browser.find_elements(By.CSS_SELECTOR, "#classify-view svg circle")) == 250
     upload = browser.find_element(By.CSS_SELECTOR, "#curve-file")
     upload.send_keys(str(SAMPLES / "css_1001006032764-RRab.csv"))
-    _until(browser, lambda b: "1001006032764" in b.execute_script(
-        "return document.querySelector('#curve-text').value"), "the file read")
+    _until(
+        browser,
+        lambda b: (
+            "1001006032764"
+            in b.execute_script("return document.querySelector('#curve-text').value")
+        ),
+        "the file read",
+    )
     browser.find_element(By.CSS_SELECTOR, "#classify-form button").click()
     _until(browser, lambda b: _text(b, "#classify-view .label") == "RRab", "the label RRab")
     browser.execute_script("document.querySelector('#curve-text').value = 'when,flux\\n1,2'")
@@ -138,6 +158,7 @@ def test_a_pasted_and_an_uploaded_light_curve_are_classified(service, browser):
 
 
 def test_the_page_is_labelled_for_assistive_technology(service, browser):
+    browser.get_log("browser")  # what earlier tests left (their deliberate 404s)
     browser.get(f"{service.api_url}/#models")
     _until(browser, lambda b: "css-hybrid" in _text(b, "#models-view"), "the model cards")
     unlabelled = browser.execute_script(

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import redis
-from classifier.accumulator import DmDtAccumulator
 from fastapi import APIRouter, HTTPException, Path, Query
 
+from classifier.accumulator import DmDtAccumulator
 from services.api.dependencies import ServedDep, StoreDep
 from services.api.errors import unavailable
 from services.api.images import ImageFormat, images_of
 from services.api.schemas import CurvePoints, ObjectState
-from stream.results import StreamResult
 from stream.decoders import MAX_OBJECT_ID_CHARS
+from stream.results import StreamResult
 
 router = APIRouter(prefix="/objects", tags=["objects"])
 
@@ -58,7 +59,7 @@ def get_object(
 def _points(acc: DmDtAccumulator) -> CurvePoints:
     t, mag, err = acc.points()
     return CurvePoints(
-        t=t.tolist(), mag=mag.tolist(), err=[None if e != e else float(e) for e in err]
+        t=t.tolist(), mag=mag.tolist(), err=[float(e) if math.isfinite(e) else None for e in err]
     )
 
 

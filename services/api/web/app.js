@@ -240,7 +240,7 @@ async function refreshLive() {
     $("#live-table tbody").replaceChildren(...results.map((r) => element("tr", {},
       ...[r.object_id, r.band, r.n_points, r.unknown ? `${r.label}?` : r.label,
         r.confidence.toFixed(2), (r.scored_at - r.alert_time).toFixed(3),
-        `${r.model} ${r.model_version}`].map((c) => element("td", { text: c }))));
+        `${r.model} ${r.model_version}`].map((c) => element("td", { text: c })))));
     say(`${results.length} objects, refreshed ${new Date().toLocaleTimeString()}`);
   } catch (error) {
     say(String(error.message), true);
