@@ -24,14 +24,25 @@ ROOT = Path(__file__).resolve().parents[1]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
+# what a build must not see: setuptools builds in the source tree (build/, *.egg-info), so
+# two test processes building the checkout at once collide; each builds its own copy
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "reports", "runs", ".*cache"
+)
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    source = tmp_path_factory.mktemp("source") / "dmdt-stream"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(ROOT)],
-        check=True,
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(source)],
+        check=False,
         capture_output=True,
+        text=True,
     )
+    assert built.returncode == 0, built.stderr[-3000:]
     return next(out.glob("dmdt_stream-*.whl"))
 
 
@@ -108,11 +119,13 @@ def test_serve_from_the_installed_wheel(installed):
                 pass
             assert time.monotonic() < deadline, "dmdt serve did not answer in 120 s"
             time.sleep(0.2)
-        models = {m["name"] for m in httpx.get(f"{url}/models").json()}
+        # generous: a fresh install has no numba cache, so the first answers compile
+        http = httpx.Client(base_url=url, timeout=300.0)
+        models = {m["name"] for m in http.get("/models").json()}
         assert {"css-hybrid", "css-dmdtnet"} <= models
-        assert httpx.get(f"{url}/openapi.json").json()["info"]["version"] == VERSION
+        assert http.get("/openapi.json").json()["info"]["version"] == VERSION
         curve = {"t": [1.0, 2.0, 3.5, 5.0, 8.0, 13.0], "mag": [15, 15.2, 15.1, 15.4, 15.0, 15.3]}
-        assert httpx.post(f"{url}/classify", json=curve).status_code == 200
+        assert http.post("/classify", json=curve).status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
