@@ -165,22 +165,27 @@ def run_once(
     return outcome
 
 
+def _own_failure(step: Step[Item, Outcome], item: Item) -> Exception | None:
+    """:func:`handle` ``item`` alone: None if done, else the error it failed with on its own
+    (infrastructure errors propagate)."""
+    try:
+        handle(step, [item])
+    except _CAUGHT:
+        raise
+    except Exception as own:
+        return own
+    return None
+
+
 def _item_by_item(
     step: Step[Item, Outcome], batch: list[Item], error: Exception, backoff: Backoff
 ) -> None:
-    if len(batch) == 1:
-        try:
-            _rejected(step, batch[0], error)
-        except _CAUGHT as failure:
-            _retry(step, batch, failure, backoff)
-        return
+    """Redo ``batch`` (which failed with ``error``) item by item, setting aside each item
+    that fails on its own; a batch of one is not done again."""
     for k, item in enumerate(batch):
         try:
-            try:
-                handle(step, [item])
-            except _CAUGHT:
-                raise
-            except Exception as own:
+            own = error if len(batch) == 1 else _own_failure(step, item)
+            if own is not None:
                 _rejected(step, item, own)
         except _CAUGHT as failure:  # stop here: commit nothing past an item not done
             _retry(step, batch[k:], failure, backoff)

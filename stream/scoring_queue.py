@@ -70,6 +70,10 @@ class ScoringQueue:
         self._turn = 0
 
     def _by_shard(self, object_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The objects of each shard that has any (no hashing when there is one shard)."""
+        if len(self.shards) == 1:
+            ids = list(object_ids)
+            return {self.shards[0]: ids} if ids else {}
         grouped: dict[str, list[str]] = {}
         for oid in object_ids:
             grouped.setdefault(self.shards[shard_of(oid, len(self.shards))], []).append(oid)
@@ -77,12 +81,11 @@ class ScoringQueue:
 
     def push(self, alert_times: Mapping[str, float]) -> None:
         """Queue objects (object id -> alert time, seconds since the epoch)."""
-        if len(self.shards) == 1:
-            if alert_times:
-                self.client.zadd(self.shards[0], dict(alert_times), lt=True)
+        grouped = self._by_shard(alert_times)
+        if not grouped:
             return
         pipe = self.client.pipeline(transaction=False)
-        for shard, ids in self._by_shard(alert_times).items():
+        for shard, ids in grouped.items():
             pipe.zadd(shard, {oid: alert_times[oid] for oid in ids}, lt=True)
         pipe.execute()
 

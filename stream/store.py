@@ -131,9 +131,8 @@ def _update(alerts: list[AlertPoints], known: set[int], room: dict[str, int]) ->
                     update.dropped[band] = update.dropped.get(band, 0) + 1
         if brought:
             update.alerts += 1
-            if alert.alert_time is not None:
-                previous = update.last_alert_time
-                update.last_alert_time = max(alert.alert_time, previous or alert.alert_time)
+            times = [t for t in (update.last_alert_time, alert.alert_time) if t is not None]
+            update.last_alert_time = max(times, default=None)
     return update
 
 
@@ -278,17 +277,17 @@ class ObjectStore:
         """Every stored band of the object (empty when unknown)."""
         return self.load_many([object_id])[0].bands
 
-    def save_results(self, bodies: Mapping[str, str]) -> None:
+    def save_results(self, bodies: Mapping[str, str], scored_at: float) -> None:
         """Write each object's latest classification (object id -> the
-        :class:`~stream.results.StreamResult` JSON the results topic got), its history
-        (the last :data:`~stream.keys.HISTORY`) and its place in the latest ranking, in one
-        round trip."""
+        :class:`~stream.results.StreamResult` JSON the results topic got, all scored at
+        ``scored_at``), its history (the last :data:`~stream.keys.HISTORY`) and its place in
+        the latest ranking, in one round trip."""
         pipe = self.client.pipeline(transaction=False)
         for object_id, body in bodies.items():
             pipe.set(keys.result(object_id), body)
             pipe.lpush(keys.history(object_id), body)
             pipe.ltrim(keys.history(object_id), 0, keys.HISTORY - 1)
-            pipe.zadd(keys.LATEST, {object_id: json.loads(body)["scored_at"]})
+            pipe.zadd(keys.LATEST, {object_id: scored_at})
         if bodies:
             pipe.zremrangebyrank(keys.LATEST, 0, -keys.LATEST_KEPT - 1)
         pipe.execute()

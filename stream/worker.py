@@ -155,4 +155,4 @@ class ScoringWorker:
             for object_id, body in bodies.items():
                 self.results.send(self.results_topic, key=object_id, value=body)
             self.results.confirm()
-        self.store.save_results(bodies)
+        self.store.save_results(bodies, results[0].scored_at)

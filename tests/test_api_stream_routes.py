@@ -48,8 +48,8 @@ def stored(redis_client, redis_url, samples):
     store = ObjectStore(redis_client, load_grid())
     store.add_points(alert.object_id, alert.band_points())
     for k in range(25):
-        store.save_results({alert.object_id: _result(alert.object_id, f"L{k}", 1e9 + k)})
-    store.save_results({"other": _result("other", "EA", 1e9 + 100)})
+        store.save_results({alert.object_id: _result(alert.object_id, f"L{k}", 1e9 + k)}, 1e9 + k)
+    store.save_results({"other": _result("other", "EA", 1e9 + 100)}, 1e9 + 100)
     settings = Settings(models_dir=DEFAULT_MODELS_DIR, redis_url=redis_url)
     with TestClient(create_app(settings)) as client:
         yield client, alert

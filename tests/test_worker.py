@@ -37,7 +37,7 @@ class FakeStore:
     def scored_versions(self, ids):
         return {r.object_id: r.data_version for r in self.saved if r.object_id in ids}
 
-    def save_results(self, bodies):
+    def save_results(self, bodies, scored_at):
         self.saved.extend(StreamResult.model_validate_json(body) for body in bodies.values())
 
 

@@ -4,6 +4,7 @@ the store and the scoring queue can be tested on a cluster and through a failove
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import tempfile
 import time
@@ -36,8 +37,9 @@ class ClusterNode:
     process: subprocess.Popen
     log: Path
 
-    @property
+    @functools.cached_property
     def client(self) -> redis.Redis:
+        """One client of this node (made once: it is polled while the cluster forms)."""
         return redis.Redis(port=self.port, socket_timeout=5)
 
     def alive(self) -> bool:
