@@ -18,6 +18,7 @@ The model is written to ``OUT/rubin.md``; every number in it comes from this run
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 import time
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stream import bench_ingest  # noqa: E402
 from classifier.inference import OnnxClassifier  # noqa: E402
+from classifier.lightcurve import LightCurve  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
 from classifier.readers.base import BandPoint  # noqa: E402
 from classifier.registry import find_bundle  # noqa: E402
@@ -54,13 +56,18 @@ HEADROOM = 1.5
 SHARD_MEMORY_GB = 24.0  # usable memory of one master (a 32 GB node with room for forks)
 
 
+@functools.cache
+def _sample_curves() -> list[LightCurve]:
+    """The bundled real CSS curves, read once."""
+    return [read_file(path)[0].curve() for path in sorted(SAMPLES.glob("css_*.csv"))]
+
+
 def _points(n: int) -> list[BandPoint]:
     """The first ``n`` points of the real CSS curves, end to end (new times per copy)."""
-    curves = [read_file(path)[0].curve() for path in sorted(SAMPLES.glob("css_*.csv"))]
     points: list[BandPoint] = []
     offset = 0.0
     while len(points) < n:
-        for curve in curves:
+        for curve in _sample_curves():
             for t, m, e in zip(curve.t, curve.mag, curve.err, strict=True):
                 points.append(BandPoint(len(points) + 1, t + offset, m, e))
         offset += 10_000.0
@@ -69,8 +76,8 @@ def _points(n: int) -> list[BandPoint]:
 
 def _curve_points(object_index: int, n: int) -> list[BandPoint]:
     """``n`` points of one real CSS curve (curves taken in turn)."""
-    curves = sorted(SAMPLES.glob("css_*.csv"))
-    curve = read_file(curves[object_index % len(curves)])[0].curve()
+    curves = _sample_curves()
+    curve = curves[object_index % len(curves)]
     take = min(n, len(curve))
     return [
         BandPoint(i + 1, t, m, e)
