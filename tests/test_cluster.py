@@ -150,3 +150,23 @@ def test_a_master_killed_mid_stream_loses_nothing(tmp_path, samples):
         for stored in store.load_many(objects):
             assert stored.bands["V"].n_points == len(curve)
             assert np.array_equal(stored.bands["V"].counts, expected)
+
+
+def test_a_node_whose_port_is_taken_is_started_again_elsewhere(tmp_path, monkeypatch):
+    """Ports are picked free and bound later; under -n 2 another server may take one first."""
+    import socket  # noqa: PLC0415
+
+    from services.devtools import embedded, embedded_cluster  # noqa: PLC0415
+
+    squatter = socket.create_server(("127.0.0.1", 0))
+    taken = squatter.getsockname()[1]
+    ports = iter([taken])
+    monkeypatch.setattr(
+        embedded_cluster, "free_port", lambda: next(ports, None) or embedded.free_port()
+    )
+    try:
+        with EmbeddedValkeyCluster(1, 0, tmp_path) as cluster:
+            assert cluster.nodes[0].port != taken and cluster.nodes[0].client.ping()
+        assert "Address already in use" in (tmp_path / f"valkey-{taken}.log").read_text()
+    finally:
+        squatter.close()

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from services.devtools.embedded import EmbeddedServerError, free_port
+from services.devtools.embedded import START_ATTEMPTS, EmbeddedServerError, free_port
 
 SLOTS = 16_384
 NODE_TIMEOUT_MS = 2_000  # how long a master may be silent before its replica takes over
@@ -56,10 +58,16 @@ def _wait(condition, what: str, nodes: list[ClusterNode]) -> None:
 
 
 def _answers(node: ClusterNode) -> bool:
+    """The node answers a PING at once (a probe: short timeouts, no retries)."""
+    probe = redis.Redis(
+        port=node.port, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
     try:
-        return bool(node.client.ping())
-    except redis.ConnectionError:
+        return bool(probe.ping())
+    except redis.RedisError:  # not listening yet, or another server holds the port
         return False
+    finally:
+        probe.close()
 
 
 def _state_ok(node: ClusterNode, expected_nodes: int) -> bool:
@@ -115,11 +123,21 @@ class EmbeddedValkeyCluster:
         )
         return ClusterNode(port, bus_port, process, log)
 
+    def _started(self, folder: Path) -> ClusterNode:
+        """A node answering on its ports. A port free when picked may be taken before the
+        node binds it (tests under ``-n 2`` start servers at once): the node exits, and is
+        started again on other ports."""
+        for _ in range(START_ATTEMPTS):
+            node = self._spawn(folder)
+            _wait(lambda n=node: not n.alive() or _answers(n), "a node answering", [node])
+            if node.alive():
+                return node
+        raise EmbeddedServerError(f"Valkey Cluster: no node started in {START_ATTEMPTS} tries")
+
     def start(self) -> EmbeddedValkeyCluster:
         folder = self.directory or Path(tempfile.mkdtemp(prefix="valkey-cluster-"))
         total = self.masters * (1 + self.replicas)
-        self.nodes = [self._spawn(folder) for _ in range(total)]
-        _wait(lambda: all(_answers(n) for n in self.nodes), "every node answering", self.nodes)
+        self.nodes = [self._started(folder) for _ in range(total)]
         masters = self.nodes[: self.masters]
         for k, node in enumerate(masters):
             low, high = k * SLOTS // self.masters, (k + 1) * SLOTS // self.masters - 1
