@@ -2,12 +2,14 @@
 
 import numpy as np
 import pytest
+import torch
 
 from classifier.lightcurve import LightCurve
 from training.augment import MIN_POINTS, partial_view, with_partial_views
 from training.backgrounds import compute_backgrounds, robust_pca
 from training.dataset import Split, label_of
-from training.fit import class_weights, fit_temperature
+from training.fit import as_mask, class_weights, fit_temperature, set_loss
+from training.label_sets import label_mask
 from training.metrics import (
     classification_metrics,
     expected_calibration_error,
@@ -16,6 +18,7 @@ from training.metrics import (
     unknown_separation,
 )
 from training.paper import CLASSES
+from training.pipeline import _temperature_weights
 
 
 def _names(per_class: int) -> dict[str, str]:
@@ -141,6 +144,33 @@ def test_class_weights_and_temperature():
     assert fit_temperature(logits * 5, labels) == pytest.approx(
         5 * fit_temperature(logits, labels), rel=0.05
     )
+
+
+def test_a_set_label_trains_on_its_summed_probability():
+    mask = label_mask(["EW", "EW|EA", "LPV"], ["EW", "EA", "LPV"])
+    assert mask.tolist() == [[True, False, False], [True, True, False], [False, False, True]]
+    with pytest.raises(ValueError, match="'Cepheid' is not one of"):
+        label_mask(["Cepheid"], ["EW"])
+    # A set counts 1/k towards each of its classes.
+    assert class_weights(mask, 3).tolist() == pytest.approx([3 / 4.5, 3 / 1.5, 1.0])
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.3, 0.2], [-0.5, 1.0, 0.0]])
+    weights = torch.tensor([0.5, 2.0, 1.0])
+    one_hot = torch.as_tensor(as_mask(np.array([0, 1, 2]), 3))
+    expected = torch.nn.CrossEntropyLoss(weight=weights)(logits, torch.tensor([0, 1, 2]))
+    assert float(set_loss(logits, one_hot, weights)) == pytest.approx(float(expected))
+    p = torch.softmax(logits, dim=1)
+    by_set = set_loss(logits, torch.as_tensor(mask), None)
+    assert float(by_set) == pytest.approx(
+        float(-(p[0, 0].log() + (p[1, 0] + p[1, 1]).log() + p[2, 2].log()) / 3)
+    )
+    assert float(set_loss(logits, torch.ones(3, 3, dtype=torch.bool), None)) == pytest.approx(0, abs=1e-6)
+
+
+def test_the_temperature_weighs_other_as_one_class():
+    y_val = np.array([0] * 7 + [1] * 7 + [7] * 28)
+    weights = _temperature_weights(y_val)
+    assert weights[y_val == 7].sum() == pytest.approx(14 / 7)
+    assert (weights[y_val < 7] == 1).all()
 
 
 def test_prior_shift_favours_the_papers_majority_class():

@@ -45,6 +45,10 @@ def tiny_run(shared_data, tmp_path_factory):
             str(shared_data / "gaia_qso"),
             "--quasar-limit",
             "30",
+            "--eros",
+            str(shared_data / "eros_lmc"),
+            "--eros-limit",
+            "4",
             "--install",
         ]
     )
@@ -75,6 +79,8 @@ def test_train_writes_candidates_report_and_installs_a_bundle(tiny_run):
     sources = training["other"]["sources"]
     assert sources["transients"] == sources["quasars"] == 30 and sources["constant"] > 0
     assert training["train_per_class"]["other"] == sum(sources.values())
+    eros = training["eros"]["curves"]  # 4 a type and band; binaries and RR Lyrae as sets
+    assert eros == {"EW|EA": 8, "LPV": 8, "RRab|RRc|RRd": 8, "other": 8}
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert set(evaluation["models"]["hybrid"]["macro_f1_by_points"]) == {
         "first_5",

@@ -1,7 +1,10 @@
 """Training loop: seeded, device-agnostic, class-weighted, early stopping on validation macro-F1.
 
 Inputs are dicts of arrays named like the network's ``forward`` arguments (``image``, and
-``features`` for the hybrid), plus integer labels.
+``features`` for the hybrid), plus integer labels or, for training, label sets: a boolean
+``(n, n_classes)`` mask of the classes each example may be (an EROS binary is EW or EA). The
+loss of a set is ``-log`` of its summed probability (the partial-label likelihood), which for
+one class is the usual cross-entropy.
 """
 
 from __future__ import annotations
@@ -44,11 +47,35 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def as_mask(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Integer labels as one-hot rows; a label-set mask as it is."""
+    if labels.ndim == 2:
+        if labels.shape[1] != n_classes or not labels.any(axis=1).all():
+            raise ValueError("a label-set mask needs one column a class and a class in every row")
+        return labels.astype(bool)
+    return np.eye(n_classes, dtype=bool)[labels]
+
+
 def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
-    """Inverse class frequency, mean 1: each class weighs the same in the loss."""
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    weights = counts.sum() / (n_classes * np.maximum(counts, 1.0))
+    """Inverse class frequency, mean 1: each class weighs the same in the loss. An example
+    with a set of ``k`` classes counts ``1/k`` towards each."""
+    mask = as_mask(labels, n_classes)
+    counts = (mask / mask.sum(axis=1, keepdims=True)).sum(axis=0)
+    weights = counts.sum() / (n_classes * np.where(counts > 0, counts, 1.0))
     return torch.tensor(weights, dtype=torch.float32)
+
+
+def set_loss(
+    logits: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None
+) -> torch.Tensor:
+    """Weighted mean of ``-log P(class in set)``; an example weighs the mean weight of its
+    set's classes (``CrossEntropyLoss(weight=...)`` for one class a set)."""
+    log_p = torch.log_softmax(logits, dim=1)
+    losses = -torch.logsumexp(log_p.masked_fill(~mask, -math.inf), dim=1)
+    if weights is None:
+        return losses.mean()
+    row_weights = (mask * weights).sum(dim=1) / mask.sum(dim=1)
+    return (losses * row_weights).sum() / row_weights.sum()
 
 
 def _tensors(inputs: dict[str, np.ndarray], where: torch.device) -> dict[str, torch.Tensor]:
@@ -89,14 +116,14 @@ def fit(
     config: FitConfig = FitConfig(),
     desc: str = "training",
 ) -> FitResult:
-    """Train ``model``; returns it with the weights of its best validation macro-F1."""
+    """Train ``model`` on integer labels or label-set masks (``train_labels``); returns it
+    with the weights of its best validation macro-F1 (``val_labels``: integer labels)."""
     torch.manual_seed(config.seed)
     where = device()
     model = model.to(where)
     tensors = _tensors(train, where)
-    labels = torch.as_tensor(train_labels, device=where)
+    labels = torch.as_tensor(as_mask(train_labels, n_classes), device=where)
     weights = class_weights(train_labels, n_classes).to(where) if config.class_weighted else None
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, mode="max", factor=0.5, patience=config.patience // 3
@@ -114,7 +141,8 @@ def fit(
         for start in range(0, n, config.batch_size):
             batch = order[start : start + config.batch_size]
             optimiser.zero_grad()
-            loss = loss_fn(model(**{k: v[batch] for k, v in tensors.items()}), labels[batch])
+            logits = model(**{k: v[batch] for k, v in tensors.items()})
+            loss = set_loss(logits, labels[batch], weights)
             loss.backward()
             optimiser.step()
             total += float(loss.detach()) * len(batch)
@@ -131,16 +159,21 @@ def fit(
     return FitResult(model.eval(), best_epoch, history)
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Temperature T minimising the validation NLL of ``softmax(logits / T)``."""
+def fit_temperature(
+    logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> float:
+    """Temperature T minimising the validation NLL of ``softmax(logits / T)``, each row
+    weighted by ``weights`` (default: equally)."""
     z = torch.as_tensor(logits, dtype=torch.float64)
     y = torch.as_tensor(labels)
+    w = torch.ones(len(y), dtype=torch.float64) if weights is None else torch.as_tensor(weights)
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
-        loss = nn.functional.cross_entropy(z / log_t.exp(), y)
+        nll = nn.functional.cross_entropy(z / log_t.exp(), y, reduction="none")
+        loss = (nll * w).sum() / w.sum()
         loss.backward()
         return loss
 

@@ -1,6 +1,7 @@
 """``dmdt train``: from a folder of CSS light curves to candidate model bundles.
 
-Steps: split (written to ``split.json``); read; add partial views of the training curves;
+Steps: split (written to ``split.json``); read; add partial views of the training curves
+(and, when asked, the EROS-1 training part as members with set labels);
 build images and features once; train each network (early stopping on validation), fit its
 temperature and unknown threshold on validation, export it as a checked ONNX bundle under
 ``candidates/<architecture>``; fit the random-forest baseline on the same features; compute
@@ -30,8 +31,10 @@ from training.augment import MIN_POINTS, with_partial_views
 from training.backgrounds import compute_backgrounds
 from training.cadences import CADENCES
 from training.dataset import Example, Split, list_css, load_examples
+from training.eros_members import eros_members
 from training.export import write_bundle
 from training.fit import PAPER_FIT, FitConfig, fit, fit_temperature, predict_logits
+from training.label_sets import label_mask
 from training.nets import ARCHITECTURES, build, uses_features
 from training.other_class import OTHER, OtherSources, other_curves
 from training.paper import CLASSES
@@ -51,6 +54,8 @@ class TrainSettings:
     cadence_views: int = 0  # rounds of every other survey's view of each curve
     features: tuple[str, ...] = FEATURE_NAMES  # the hybrid's and the forest's features
     other: OtherSources | None = None  # train the class "other" from these non-members
+    eros_dir: Path | None = None  # EROS-1 folder: its train part joins the training curves
+    eros_limit: int | None = None  # at most this many EROS curves a type and band
     architectures: tuple[str, ...] = ARCHITECTURES
     max_epochs: int | None = None  # None: each architecture's default
     per_class: int | None = None  # keep at most this many curves a class (quick runs, tests)
@@ -85,6 +90,37 @@ def _fit_config(architecture: str, settings: TrainSettings) -> FitConfig:
 
 def _unknown_threshold(probabilities: np.ndarray) -> float:
     return float(np.quantile(probabilities.max(axis=1), UNKNOWN_QUANTILE))
+
+
+def _temperature_weights(y_val: np.ndarray) -> np.ndarray:
+    """Validation weights for the temperature: the ``other`` examples together weigh as much
+    as one of the 7 classes on average, so the 7 classes' calibration is what is fitted
+    (``other`` is most of the validation set, and easy)."""
+    weights = np.ones(len(y_val))
+    other = y_val >= len(CLASSES)
+    if other.any():
+        weights[other] = (~other).sum() / (len(CLASSES) * other.sum())
+    return weights
+
+
+def _with_eros(
+    settings: TrainSettings, curves: list, labels: list[str], log
+) -> dict[str, int] | None:
+    """Add the EROS-1 training curves (with their partial views, no cadence views: EROS is
+    a survey of its own) to ``curves`` and ``labels``; returns the label counts."""
+    if settings.eros_dir is None:
+        return None
+    found, found_labels = eros_members(
+        settings.eros_dir, settings.other is not None, settings.eros_limit
+    )
+    views, view_labels = with_partial_views(
+        found, found_labels, settings.variants, settings.seed + 1, settings.noisy_share
+    )
+    curves.extend(views)
+    labels.extend(view_labels)
+    counts = {label: found_labels.count(label) for label in sorted(set(found_labels))}
+    log(f"EROS-1 training curves: {counts}, {len(views)} views")
+    return counts
 
 
 def _with_other(
@@ -149,6 +185,23 @@ def _training_data(
     return training_data
 
 
+def _fit_forest(
+    settings: TrainSettings,
+    features: np.ndarray,
+    y_train: np.ndarray,
+    val_features: np.ndarray,
+    y_val: np.ndarray,
+    log,
+) -> dict[str, Any]:
+    """The random-forest baseline, on the training examples of one class (not the sets)."""
+    single = y_train.sum(axis=1) == 1
+    model = forest.fit_forest(features[single], y_train[single].argmax(axis=1), settings.seed)
+    forest.save(model, settings.out_dir / "candidates" / "forest")
+    val_f1 = float(f1_score(y_val, model.predict(val_features), average="macro"))
+    log(f"forest: validation macro-F1 {val_f1:.3f}")
+    return {"validation_macro_f1": val_f1, "feature_names": list(settings.features)}
+
+
 def train(settings: TrainSettings, log=print) -> dict:
     """Run every step; returns (and writes to ``run.json``) what was trained and how it did."""
     started = time.time()
@@ -176,7 +229,8 @@ def train(settings: TrainSettings, log=print) -> dict:
         settings.noisy_share,
         settings.cadence_views,
     )
-    y_train = np.array([classes.index(label) for label in labels])
+    eros_counts = _with_eros(settings, curves, labels, log)
+    y_train = label_mask(labels, classes)
     val_curves, val_labels = parts["val"]
     y_val = np.array([classes.index(label) for label in val_labels])
     members_val = y_val < len(CLASSES)  # the unknown threshold is set on the 7 classes
@@ -200,6 +254,13 @@ def train(settings: TrainSettings, log=print) -> dict:
         settings, split_seed, len(examples["train"]), len(curves), parts, classes, other_sources
     )
     training_data["validation_curves"] = len(examples["val"])
+    if eros_counts is not None:
+        training_data["eros"] = {
+            "curves": eros_counts,
+            "what": "EROS-1 LMC train part (ramp-kits/variable_stars), B and R curves of 5+ "
+            "points; binary -> EW|EA, RR Lyrae -> RRab|RRc|RRd (partial-label loss), Mira -> "
+            "LPV, Cepheid -> other; the test part is held out",
+        }
 
     report: dict[str, Any] = {
         "settings": {k: str(v) for k, v in asdict(settings).items()},
@@ -219,7 +280,7 @@ def train(settings: TrainSettings, log=print) -> dict:
             desc=architecture,
         )
         logits = predict_logits(result.model, pick(val_in))
-        temperature = fit_temperature(logits, y_val)
+        temperature = fit_temperature(logits, y_val, _temperature_weights(y_val))
         probabilities = softmax(logits, temperature)
         val_f1 = float(f1_score(y_val, probabilities.argmax(axis=1), average="macro"))
         folder = out / "candidates" / architecture
@@ -253,15 +314,9 @@ def train(settings: TrainSettings, log=print) -> dict:
             f"T = {temperature:.2f}, ONNX vs PyTorch max |logit diff| {disagreement:.1e}"
         )
 
-    model = forest.fit_forest(train_in["features"], y_train, settings.seed)
-    forest.save(model, out / "candidates" / "forest")
-    val_f1 = float(f1_score(y_val, model.predict(val_in["features"]), average="macro"))
-    report["candidates"]["forest"] = {
-        "validation_macro_f1": val_f1,
-        "feature_names": list(settings.features),
-    }
-    log(f"forest: validation macro-F1 {val_f1:.3f}")
-
+    report["candidates"]["forest"] = _fit_forest(
+        settings, train_in["features"], y_train, val_in["features"], y_val, log
+    )
     report["seconds"] = round(time.time() - started, 1)
     (out / "run.json").write_text(json.dumps(report, indent=1))
     log(f"done in {report['seconds']:.0f} s: {out}")

@@ -106,6 +106,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="at most this many transients a part (default: all)",
     )
     train.add_argument(
+        "--eros",
+        type=Path,
+        default=None,
+        help="EROS-1 LMC folder: its train part joins the training curves (types mapped to "
+        "sets of CSS classes, Cepheids as 'other'); its test part is evaluated",
+    )
+    train.add_argument(
+        "--eros-limit",
+        type=int,
+        default=None,
+        help="at most this many EROS training curves a type and band (default: all)",
+    )
+    train.add_argument(
         "--architectures",
         nargs="+",
         default=None,
@@ -153,12 +166,20 @@ def run(args: argparse.Namespace) -> None:
         ),
         version=args.model_version,
         architectures=tuple(args.architectures or ARCHITECTURES),
+        eros_dir=args.eros,
+        eros_limit=args.eros_limit,
         max_epochs=args.epochs,
         per_class=args.per_class,
     )
     train(settings)
     shipped = evaluate_run(
-        args.data_dir, args.out, None, args.transients, args.quasars, args.quasar_limit
+        args.data_dir,
+        args.out,
+        None,
+        args.transients,
+        args.quasars,
+        args.quasar_limit,
+        args.eros,
     )
     if args.install:
         source = args.out / "candidates" / shipped
