@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from classifier.features import Periodogram
 from classifier.grid import DmDtGrid, GridError
 
 CARD = "card.json"
@@ -40,6 +41,7 @@ class ModelCard(BaseModel):
     input_scale: float
     inputs: dict[str, list[int | None]]
     feature_names: list[str] | None = None
+    periodogram: Periodogram = "fixed"  # how the periodogram features are computed
     temperature: float = Field(gt=0)
     unknown_threshold: float = Field(ge=0, le=1)
     min_points: int = Field(ge=2)
@@ -68,6 +70,11 @@ class ModelBundle:
     def feature_names(self) -> tuple[str, ...] | None:
         """The features the model takes, in order (None: image only)."""
         return tuple(self.card.feature_names or ()) if self.uses_features else None
+
+    @property
+    def periodogram(self) -> Periodogram:
+        """How its periodogram features are computed (:mod:`classifier.periodogram`)."""
+        return self.card.periodogram
 
 
 def sha256_of(path: Path) -> str:

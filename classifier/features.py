@@ -20,33 +20,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Literal, get_args
 
 import light_curve as lcf
 import numpy as np
 
+from classifier import periodogram as pg
 from classifier.lightcurve import LightCurve
 
-# Angular frequencies up to 2*pi*12 rad/day (periods down to 2 hours); 2**17 steps resolve a
-# peak over an 8-year baseline (width 2*pi/3000 ~ 0.0021 rad/day) with ~3.6 samples.
-_FREQUENCIES = np.linspace(0.0, 2.0 * np.pi * 12.0, 2**17 + 1)
+Periodogram = Literal["fixed", "refined"]
+PERIODOGRAMS: tuple[str, ...] = get_args(Periodogram)
+NEW_MODELS_PERIODOGRAM: Periodogram = "refined"  # cards without the field: "fixed"
 _MIN_ERR = 1e-3  # light-curve weights by 1/err^2: a zero error would be an infinite weight
 
 
-@lru_cache(maxsize=1)
-def _extractor() -> lcf.Extractor:
-    periodogram = lcf.Periodogram(
-        peaks=2,
-        freqs=_FREQUENCIES,
-        fast=True,
-        phase_features=[
-            lcf.Amplitude(),
-            lcf.Skew(),
-            lcf.Kurtosis(),
-            lcf.InterPercentileRange(0.25),
-            lcf.MaximumSlope(),
-        ],
-    )
-    return lcf.Extractor(
+def basic_features() -> list:
+    """The light-curve features before the periodogram's, in the vector's order."""
+    return [
         lcf.Amplitude(),
         lcf.BeyondNStd(1.0),
         lcf.Cusum(),
@@ -63,15 +53,26 @@ def _extractor() -> lcf.Extractor:
         lcf.StandardDeviation(),
         lcf.StetsonK(),
         lcf.Mean(),
-        periodogram,
-    )
+    ]
+
+
+@lru_cache(maxsize=1)
+def _basic() -> lcf.Extractor:
+    return lcf.Extractor(*basic_features())
+
+
+@lru_cache(maxsize=1)
+def _fixed() -> lcf.Extractor:
+    """Every feature with the fixed-grid periodogram, in one extractor as the 1.x models had
+    them (light-curve shares one time series among them, which matters for repeated times)."""
+    return lcf.Extractor(*basic_features(), pg.fixed_periodogram())
 
 
 _PERIOD_NAMES = ("periodogram_period_0", "periodogram_period_1")
 FEATURE_NAMES: tuple[str, ...] = (
     *(
         name.replace("periodogram_period_", "log10_period_") if name in _PERIOD_NAMES else name
-        for name in _extractor().names
+        for name in (*_basic().names, *pg.NAMES)
     ),
     "log10_n_points",
     "log10_baseline",
@@ -104,11 +105,17 @@ def feature_columns(names: Sequence[str]) -> list[int]:
 
 
 def feature_matrix(
-    curves: Sequence[LightCurve], n_jobs: int = -1, names: Sequence[str] = FEATURE_NAMES
+    curves: Sequence[LightCurve],
+    n_jobs: int = -1,
+    names: Sequence[str] = FEATURE_NAMES,
+    periodogram: Periodogram = NEW_MODELS_PERIODOGRAM,
 ) -> np.ndarray:
     """``float32`` matrix ``(len(curves), len(names))``, NaN and infinities as 0.
 
-    ``n_jobs`` threads (``-1``: one per core) share the curves.
+    ``periodogram``: ``fixed``, light-curve's fast periodogram on the fixed 2**17 grid (the
+    1.x models); ``refined``, :func:`classifier.periodogram.refined_periodograms`. It is run
+    only when ``names`` has a periodogram feature. ``n_jobs`` threads (``-1``: one per core)
+    share the curves of the light-curve extractors.
 
     Examples
     --------
@@ -116,25 +123,24 @@ def feature_matrix(
     >>> feature_matrix([lc]).shape == (1, len(FEATURE_NAMES))
     True
     """
+    if periodogram not in PERIODOGRAMS:
+        raise ValueError(f"periodogram must be one of {PERIODOGRAMS}, got {periodogram!r}")
     columns = feature_columns(names)
     if not curves:
         return np.zeros((0, len(columns)), dtype=np.float32)
-    series = [
-        (
-            curve.t,
-            curve.mag,
-            np.full(len(curve), 0.1) if curve.err is None else np.maximum(curve.err, _MIN_ERR),
-        )
-        for curve in curves
-    ]
-    values = np.asarray(
-        _extractor().many(series, sorted=True, check=False, fill_value=np.nan, n_jobs=n_jobs),
-        dtype=np.float64,
-    ).reshape(len(curves), -1)
-    names = _extractor().names
+    series = [_series(curve) for curve in curves]
+    n_basic = len(_basic().names)
+    with_periodogram = any(n_basic <= c < n_basic + len(pg.NAMES) for c in columns)
+    if with_periodogram and periodogram == "fixed":
+        values = _many(_fixed(), series, n_jobs)
+    else:
+        values = np.full((len(curves), n_basic + len(pg.NAMES)), np.nan)
+        values[:, :n_basic] = _many(_basic(), series, n_jobs)
+        if with_periodogram:
+            values[:, n_basic:] = pg.refined_periodograms(series, n_jobs)
     with np.errstate(divide="ignore", invalid="ignore"):
         for name in _PERIOD_NAMES:
-            column = names.index(name)
+            column = n_basic + pg.NAMES.index(name)
             values[:, column] = np.log10(values[:, column])
         extra = np.column_stack(
             [
@@ -144,3 +150,14 @@ def feature_matrix(
         )
     rows = np.concatenate([values, extra], axis=1)[:, columns]
     return np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def _many(extractor: lcf.Extractor, series: list, n_jobs: int) -> np.ndarray:
+    found = extractor.many(series, sorted=True, check=False, fill_value=np.nan, n_jobs=n_jobs)
+    return np.asarray(found, dtype=np.float64).reshape(len(series), -1)
+
+
+def _series(curve: LightCurve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What light-curve takes: times, magnitudes, errors (0.1 where unknown)."""
+    err = np.full(len(curve), 0.1) if curve.err is None else np.maximum(curve.err, _MIN_ERR)
+    return curve.t, curve.mag, err

@@ -116,7 +116,8 @@ class OnnxClassifier:
         the bundle's grid, if already binned."""
         for curve in curves:
             require_points(len(curve), self.bundle.card.min_points)
-        return model_inputs(curves, self.bundle.grid, self.bundle.feature_names, counts)
+        bundle = self.bundle
+        return model_inputs(curves, bundle.grid, bundle.feature_names, counts, bundle.periodogram)
 
     def predict_curves(self, curves: Sequence[LightCurve]) -> Predictions:
         """Classify light curves (see :meth:`curve_inputs`)."""

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from classifier.accumulator import DmDtAccumulator
-from classifier.features import feature_columns, feature_matrix
+from classifier.features import (
+    NEW_MODELS_PERIODOGRAM,
+    Periodogram,
+    feature_columns,
+    feature_matrix,
+)
 from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
 from classifier.normalise import Normalisation, normalise
@@ -36,26 +41,30 @@ def model_inputs(
     grid: DmDtGrid,
     features: Sequence[str] | None,
     counts: np.ndarray | None = None,
+    periodogram: Periodogram = NEW_MODELS_PERIODOGRAM,
 ) -> dict[str, np.ndarray]:
     """``{"image": ..., ["features": ...]}`` for a batch of curves (``features``: the names,
-    None for none); ``counts``: their raw counts on ``grid`` when the caller has binned them
-    already (``(N, n_dm, n_dt)``)."""
+    None for none; ``periodogram``: how a model's card says they are computed); ``counts``:
+    their raw counts on ``grid`` when the caller has binned them already
+    (``(N, n_dm, n_dt)``)."""
     counts = grid.counts_many(curves) if counts is None else counts
     inputs = {"image": images_from_counts(counts, np.array([len(c) for c in curves]))}
     if features is not None:
-        inputs["features"] = feature_matrix(curves, names=features)
+        inputs["features"] = feature_matrix(curves, names=features, periodogram=periodogram)
     return inputs
 
 
 def accumulator_inputs(
-    accumulators: Sequence[DmDtAccumulator], features: Sequence[str] | None
+    accumulators: Sequence[DmDtAccumulator],
+    features: Sequence[str] | None,
+    periodogram: Periodogram = NEW_MODELS_PERIODOGRAM,
 ) -> dict[str, np.ndarray]:
     """The same inputs from incrementally kept counts (the stream): no pair is re-binned."""
     counts = np.stack([acc.counts for acc in accumulators])
     inputs = {"image": images_from_counts(counts, np.array([a.n_points for a in accumulators]))}
     if features is not None:
         curves = [acc.light_curve() for acc in accumulators]
-        inputs["features"] = feature_matrix(curves, names=features)
+        inputs["features"] = feature_matrix(curves, names=features, periodogram=periodogram)
     return inputs
 
 

@@ -108,7 +108,8 @@ class ScoringWorker:
         if not chosen:
             return []
         accumulators = [stored.bands[band] for stored, band in chosen]
-        inputs = accumulator_inputs(accumulators, self.model.bundle.feature_names)
+        bundle = self.model.bundle
+        inputs = accumulator_inputs(accumulators, bundle.feature_names, bundle.periodogram)
         answers = verdicts(self.model, inputs, [acc.n_points for acc in accumulators])
         now = time.time()
         results = [

@@ -163,7 +163,8 @@ def test_a_set_label_trains_on_its_summed_probability():
     assert float(by_set) == pytest.approx(
         float(-(p[0, 0].log() + (p[1, 0] + p[1, 1]).log() + p[2, 2].log()) / 3)
     )
-    assert float(set_loss(logits, torch.ones(3, 3, dtype=torch.bool), None)) == pytest.approx(0, abs=1e-6)
+    everything = torch.ones(3, 3, dtype=torch.bool)
+    assert float(set_loss(logits, everything, None)) == pytest.approx(0, abs=1e-6)
 
 
 def test_the_temperature_weighs_other_as_one_class():

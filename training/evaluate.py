@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.bundle import CARD, load_bundle
-from classifier.features import FEATURE_NAMES
+from classifier.features import FEATURE_NAMES, Periodogram
 from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier, softmax
 from classifier.lightcurve import LightCurve
@@ -52,6 +52,7 @@ class Candidate:
     validation_macro_f1: float
     grid: DmDtGrid | None = None  # the grid a network's images are built on
     classes: tuple[str, ...] = CLASSES  # its answers, in column order
+    periodogram: Periodogram = "fixed"  # how its periodogram features are computed
 
 
 def _network(folder: Path, validation_f1: float) -> Candidate:
@@ -70,10 +71,13 @@ def _network(folder: Path, validation_f1: float) -> Candidate:
         validation_f1,
         model.bundle.grid,
         tuple(model.bundle.card.classes),
+        model.bundle.periodogram,
     )
 
 
-def _forest(folder: Path, validation_f1: float, features: tuple[str, ...]) -> Candidate:
+def _forest(
+    folder: Path, validation_f1: float, features: tuple[str, ...], periodogram: Periodogram
+) -> Candidate:
     model = forest.load(folder)
 
     def score(inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +85,9 @@ def _forest(folder: Path, validation_f1: float, features: tuple[str, ...]) -> Ca
         return probabilities, probabilities
 
     classes = tuple(CLASSES) + ((OTHER,) if len(model.classes_) > len(CLASSES) else ())
-    return Candidate("forest", "forest", score, None, validation_f1, classes=classes)
+    return Candidate(
+        "forest", "forest", score, None, validation_f1, classes=classes, periodogram=periodogram
+    )
 
 
 def candidates(run_dir: Path) -> list[Candidate]:
@@ -93,7 +99,8 @@ def candidates(run_dir: Path) -> list[Candidate]:
             found.append(_network(folder, info["validation_macro_f1"]))
         elif (folder / forest.FILE).is_file():
             names = tuple(info.get("feature_names", FEATURE_NAMES))
-            found.append(_forest(folder, info["validation_macro_f1"], names))
+            periodogram = info.get("periodogram", "fixed")
+            found.append(_forest(folder, info["validation_macro_f1"], names, periodogram))
     return found
 
 
@@ -178,14 +185,15 @@ def evaluate(
     built: dict[str, dict[str, dict[str, dict[str, np.ndarray]]]] = {}
 
     def inputs_of(model: Candidate) -> dict[str, dict[str, dict[str, np.ndarray]]]:
-        """Every set's inputs on the model's grid (built once per grid; the forest takes
-        the first network's, its features do not depend on it)."""
+        """Every set's inputs on the model's grid with its periodogram (built once per
+        pair; the forest takes the first network's grid, its features do not depend on it)."""
         grid = model.grid or default_grid
-        key = json.dumps(grid.to_dict())
+        key = json.dumps([grid.to_dict(), model.periodogram])
         if key not in built:
             built[key] = {
                 kind: {
-                    name: model_inputs(curves, grid, FEATURE_NAMES) for name, curves in by.items()
+                    name: model_inputs(curves, grid, FEATURE_NAMES, periodogram=model.periodogram)
+                    for name, curves in by.items()
                 }
                 for kind, by in curve_sets.items()
             }

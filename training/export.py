@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from classifier.bundle import CARD, ONNX, ModelCard, load_bundle, sha256_of
+from classifier.features import NEW_MODELS_PERIODOGRAM, Periodogram
 from classifier.grid import DmDtGrid
 from classifier.model_input import IMAGE_NORMALISATION, IMAGE_SCALE
 from training.fit import predict_logits
@@ -79,6 +80,7 @@ def write_bundle(
     training_data: dict[str, Any],
     metrics: dict[str, Any],
     feature_names: tuple[str, ...] | None = None,
+    periodogram: Periodogram = NEW_MODELS_PERIODOGRAM,
 ) -> float:
     """Export, check and write the bundle; returns the ONNX-vs-PyTorch disagreement."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,6 +101,7 @@ def write_bundle(
         input_scale=IMAGE_SCALE,
         inputs=inputs,
         feature_names=list(feature_names or ()) if "features" in inputs else None,
+        periodogram=periodogram,
         temperature=temperature,
         unknown_threshold=unknown_threshold,
         min_points=min_points,

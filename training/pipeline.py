@@ -22,7 +22,7 @@ import torch
 from sklearn.metrics import f1_score
 
 from classifier import defaults
-from classifier.features import FEATURE_NAMES
+from classifier.features import FEATURE_NAMES, NEW_MODELS_PERIODOGRAM, Periodogram
 from classifier.grid import DmDtGrid
 from classifier.inference import softmax
 from classifier.model_input import model_inputs
@@ -53,6 +53,7 @@ class TrainSettings:
     noisy_share: float = defaults.NOISY_SHARE  # share of partial views redrawn within errors
     cadence_views: int = 0  # rounds of every other survey's view of each curve
     features: tuple[str, ...] = FEATURE_NAMES  # the hybrid's and the forest's features
+    periodogram: Periodogram = NEW_MODELS_PERIODOGRAM  # how their periodogram is computed
     other: OtherSources | None = None  # train the class "other" from these non-members
     eros_dir: Path | None = None  # EROS-1 folder: its train part joins the training curves
     eros_limit: int | None = None  # at most this many EROS curves a type and band
@@ -199,7 +200,11 @@ def _fit_forest(
     forest.save(model, settings.out_dir / "candidates" / "forest")
     val_f1 = float(f1_score(y_val, model.predict(val_features), average="macro"))
     log(f"forest: validation macro-F1 {val_f1:.3f}")
-    return {"validation_macro_f1": val_f1, "feature_names": list(settings.features)}
+    return {
+        "validation_macro_f1": val_f1,
+        "feature_names": list(settings.features),
+        "periodogram": settings.periodogram,
+    }
 
 
 def train(settings: TrainSettings, log=print) -> dict:
@@ -240,8 +245,8 @@ def train(settings: TrainSettings, log=print) -> dict:
         f"noisier, {settings.cadence_views} x {len(CADENCES)} survey cadence views), "
         f"{len(y_val)} validation curves, {len(settings.features)} features"
     )
-    train_in = model_inputs(curves, grid, settings.features)
-    val_in = model_inputs(val_curves, grid, settings.features)
+    train_in = model_inputs(curves, grid, settings.features, periodogram=settings.periodogram)
+    val_in = model_inputs(val_curves, grid, settings.features, periodogram=settings.periodogram)
     mean = train_in["features"].mean(axis=0)
     scale = np.maximum(train_in["features"].std(axis=0), 1e-6)
     stats = (torch.as_tensor(mean), torch.as_tensor(scale))
@@ -300,6 +305,7 @@ def train(settings: TrainSettings, log=print) -> dict:
             training_data=training_data,
             metrics={"validation_macro_f1": val_f1, "best_epoch": result.best_epoch},
             feature_names=settings.features if uses_features(architecture) else None,
+            periodogram=settings.periodogram,
         )
         torch.save(result.model.state_dict(), folder / "weights.pt")
         (folder / "history.json").write_text(json.dumps(result.history))

@@ -20,7 +20,6 @@ import numpy as np
 
 from classifier.inference import OnnxClassifier
 from classifier.lightcurve import LightCurve
-from classifier.model_input import model_inputs
 
 
 def occlusion_map(model: OnnxClassifier, inputs: dict[str, np.ndarray], target: int) -> np.ndarray:
@@ -48,7 +47,7 @@ def class_maps(
     for curve, label in zip(curves, labels, strict=True):
         if len(maps.get(label, [])) >= per_class or len(curve) < model.bundle.card.min_points:
             continue
-        inputs = model_inputs([curve], model.bundle.grid, model.bundle.feature_names)
+        inputs = model.curve_inputs([curve])
         maps.setdefault(label, []).append(occlusion_map(model, inputs, classes.index(label)))
     return {label: np.mean(stack, axis=0) for label, stack in maps.items()}
 

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from classifier import defaults
+from classifier.features import NEW_MODELS_PERIODOGRAM, PERIODOGRAMS
 from classifier.grid import PRESETS
 from classifier.registry import models_dir
 from services.cli.arguments import share
@@ -79,6 +80,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default="all",
         help="the hybrid's and the forest's features: all, or without those the leakage audit "
         "found to encode the survey (classifier.features.SURVEY_ENCODING_FEATURES)",
+    )
+    train.add_argument(
+        "--periodogram",
+        choices=PERIODOGRAMS,
+        default=NEW_MODELS_PERIODOGRAM,
+        help="how the periodogram features are computed: refined (a coarse grid following "
+        "the curve's baseline, then the exact power around its best peaks; classifier/"
+        "periodogram.py) or fixed (the 1.x models' 2**17-frequency grid); default "
+        f"{NEW_MODELS_PERIODOGRAM}",
     )
     train.add_argument(
         "--transients",
@@ -159,6 +169,7 @@ def run(args: argparse.Namespace) -> None:
         noisy_share=args.noisy_share,
         cadence_views=args.cadence_views,
         features=SURVEY_NEUTRAL_FEATURES if args.features == "survey-neutral" else FEATURE_NAMES,
+        periodogram=args.periodogram,
         other=(
             OtherSources(args.transients, args.quasars, args.quasar_limit, args.transient_limit)
             if args.transients or args.quasars

@@ -1,0 +1,79 @@
+"""The refined periodogram (classifier/periodogram.py) and how models choose their method."""
+
+import json
+
+import light_curve as lcf
+import numpy as np
+import pytest
+
+from classifier import periodogram as pg
+from classifier.bundle import load_bundle
+from classifier.features import FEATURE_NAMES, feature_matrix
+from classifier.lightcurve import LightCurve
+from classifier.registry import find_bundle
+
+
+def _refined(t: np.ndarray, mag: np.ndarray, err: np.ndarray) -> np.ndarray:
+    return pg.refined_periodograms([(t, mag, err)])[0]
+
+
+def _sinusoid(period: float, n: int, baseline: float, seed: int = 0) -> LightCurve:
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, baseline, n)) + 55000.0
+    mag = 15 + 0.4 * np.sin(2 * np.pi * t / period) + rng.normal(0, 0.02, n)
+    return LightCurve(t, mag, np.full(n, 0.02))
+
+
+def test_the_exact_power_is_light_curves_direct_lomb_scargle():
+    curve = _sinusoid(0.61, 60, 300.0)
+    omega = np.linspace(0.5, 0.9, 41)
+    _, expected = lcf.Periodogram(freqs=omega, fast=False).freq_power(curve.t, curve.mag)
+    ours = pg.lomb_scargle(curve.t, curve.mag, omega[:1], omega[1] - omega[0], len(omega))[0]
+    assert ours == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize(("period", "baseline"), [(0.3127, 30.0), (0.61, 400.0), (180.0, 3000.0)])
+def test_the_best_period_is_found_finer_than_the_coarse_grid(period, baseline):
+    curve = _sinusoid(period, 80, baseline)
+    values = dict(zip(pg.NAMES, _refined(curve.t, curve.mag, curve.err), strict=True))
+    coarse_step = pg.MAX_ANGULAR_FREQUENCY / 2 ** pg.grid_power(baseline)
+    found = 2 * np.pi / values["periodogram_period_0"]
+    assert abs(found - 2 * np.pi / period) < coarse_step / 4
+    assert values["periodogram_period_s_to_n_0"] > 5
+    assert values["period_folded_amplitude"] == pytest.approx(0.4, abs=0.05)
+
+
+def test_curves_without_a_periodogram_give_nan_not_an_error():
+    t = np.array([1.0, 2.0, 3.0, 4.0])
+    for mag in (np.full(4, 15.0), np.array([15.0, 15.1, 14.9, 15.2])[:2]):
+        assert np.isnan(_refined(t[: len(mag)], mag, np.full(len(mag), 0.1))).all()
+    assert np.isnan(_refined(np.full(4, 2.0), t, np.full(4, 0.1))).all()
+    repeated = _sinusoid(0.5, 40, 100.0)
+    t = np.repeat(repeated.t[:20], 2)  # every time twice
+    assert np.isfinite(_refined(t, repeated.mag, repeated.err)[:4]).all()
+
+
+def test_the_method_is_the_cards_and_old_cards_keep_the_fixed_grid(tmp_path):
+    shipped = find_bundle("css-hybrid")
+    card = json.loads((shipped.onnx_path.parent / "card.json").read_text())
+    assert "periodogram" not in card and shipped.periodogram == "fixed"
+    (tmp_path / "model.onnx").write_bytes(shipped.onnx_path.read_bytes())
+    (tmp_path / "card.json").write_text(json.dumps({**card, "periodogram": "refined"}))
+    assert load_bundle(tmp_path).periodogram == "refined"
+    (tmp_path / "card.json").write_text(json.dumps({**card, "periodogram": "fast"}))
+    with pytest.raises(ValueError, match="periodogram"):
+        load_bundle(tmp_path)
+
+
+def test_feature_vectors_differ_only_in_the_periodogram_columns():
+    curves = [_sinusoid(0.4 + 0.1 * i, 50, 200.0, seed=i) for i in range(5)]
+    fixed = feature_matrix(curves, periodogram="fixed")
+    refined = feature_matrix(curves, periodogram="refined")
+    periodogram_columns = [i for i, name in enumerate(FEATURE_NAMES) if "period" in name]
+    other = [i for i in range(len(FEATURE_NAMES)) if i not in periodogram_columns]
+    assert np.array_equal(fixed[:, other], refined[:, other])
+    # both find the same best period on clean sinusoids
+    column = FEATURE_NAMES.index("log10_period_0")
+    assert refined[:, column] == pytest.approx(fixed[:, column], abs=0.01)
+    with pytest.raises(ValueError, match="periodogram must be one of"):
+        feature_matrix(curves, periodogram="fast")  # type: ignore[arg-type]
