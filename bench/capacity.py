@@ -109,7 +109,7 @@ def measure_memory(client, objects: int = 50) -> list[Memory]:
             )
             for oid in ids
         ]
-        blob = len(client.get(keys.accumulator(ids[0], "r")))
+        blob = len(client.get(keys.points(ids[0], "r"))) + len(client.get(keys.counts(ids[0], "r")))
         rows.append(Memory(n, blob, float(np.mean(usage))))
     return rows
 

@@ -12,6 +12,16 @@ Byte encoding (version 1, little-endian), the form the state takes in Redis::
     counts: n_dm * n_dt unsigned integers of the count width, row-major (dm rows)
     t: n_points float64 | mag: n_points float64 | err: n_points float64 (if flag bit 0)
 
+The stream stores a band in two parts instead, so that an alert moves only what it changes
+(:mod:`stream.store`): the points as 24-byte records ``t | mag | err`` (float64, little-endian)
+in the order they were added (:func:`points_bytes`; new points are appended), and the counts
+(:meth:`DmDtAccumulator.counts_bytes`)::
+
+    magic "DMDC" | version u8 | pad | n_dm u16 | n_dt u16 | grid fingerprint 8 bytes
+    n_points u32 | counts: n_dm * n_dt u32, row-major (dm rows)
+
+:meth:`DmDtAccumulator.from_parts` reads them back.
+
 Examples
 --------
 >>> from classifier.grid import DmDtGrid
@@ -57,6 +67,18 @@ _COUNT_TYPES: dict[int, np.dtype[np.unsignedinteger]] = {
 }
 
 
+COUNTS_MAGIC = b"DMDC"
+_COUNTS_HEADER = struct.Struct("<4sBxHH8sI")
+POINT_RECORD = np.dtype([("t", "<f8"), ("mag", "<f8"), ("err", "<f8")])
+
+
+def points_bytes(t: np.ndarray, mag: np.ndarray, err: np.ndarray) -> bytes:
+    """Points as :data:`POINT_RECORD` records, in the given order."""
+    records = np.empty(len(t), POINT_RECORD)
+    records["t"], records["mag"], records["err"] = t, mag, err
+    return records.tobytes()
+
+
 class EncodingError(ValueError):
     """Bytes that are not a valid accumulator encoding for the given grid."""
 
@@ -100,6 +122,11 @@ class DmDtAccumulator:
         view = self._counts.T
         view.flags.writeable = False
         return view
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by its arrays."""
+        return self._points.nbytes + self._counts.nbytes
 
     def points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Copies of the stored ``(t, mag, err)`` in time order (``err`` NaN where unknown)."""
@@ -188,6 +215,61 @@ class DmDtAccumulator:
         if has_err:
             parts.append(err.astype("<f8").tobytes())
         return b"".join(parts)
+
+    def counts_bytes(self) -> bytes:
+        """The counts part of the stream's two-part encoding (module docstring)."""
+        header = _COUNTS_HEADER.pack(
+            COUNTS_MAGIC, VERSION, *self.grid.shape, bytes.fromhex(self.grid.fingerprint), self._n
+        )
+        return header + self.counts.astype("<u4").tobytes()
+
+    @classmethod
+    def from_parts(
+        cls, points: bytes, counts: bytes | None, grid: DmDtGrid, rebin: bool = False
+    ) -> DmDtAccumulator:
+        """Read the two-part encoding: :func:`points_bytes` records in any order and
+        :meth:`counts_bytes`. Counts of another grid are an error or, with ``rebin``, are
+        rebuilt from the points, as are missing counts."""
+        if len(points) % POINT_RECORD.itemsize:
+            raise EncodingError(f"{len(points)} bytes of points is not a whole number of records")
+        records = np.frombuffer(points, POINT_RECORD)
+        n = len(records)
+        if not (np.isfinite(records["t"]).all() and np.isfinite(records["mag"]).all()):
+            raise EncodingError("stored times and magnitudes must be finite")
+        order = np.lexsort((records["mag"], records["t"]))
+        values = np.stack([records["t"][order], records["mag"][order], records["err"][order]])
+        same_grid = False
+        if counts is not None:
+            if len(counts) < _COUNTS_HEADER.size:
+                raise EncodingError(f"{len(counts)} bytes is shorter than the counts header")
+            magic, version, n_dm, n_dt, fingerprint, n_counted = _COUNTS_HEADER.unpack_from(counts)
+            if magic != COUNTS_MAGIC or version != VERSION:
+                raise EncodingError(f"bad counts magic {magic!r} or version {version}")
+            same_grid = (n_dm, n_dt) == grid.shape and fingerprint.hex() == grid.fingerprint
+            if not (same_grid or rebin):
+                raise EncodingError(
+                    f"counts were built on another grid ({n_dm}x{n_dt}, {fingerprint.hex()}), "
+                    f"not {grid.name} ({grid.shape[0]}x{grid.shape[1]}, {grid.fingerprint})"
+                )
+            if n_counted != n:
+                raise EncodingError(f"counts of {n_counted} points beside {n} stored points")
+        elif not rebin:
+            raise EncodingError("no counts stored beside the points")
+        acc = cls(grid, capacity=max(2 * n, 64))
+        if not same_grid:  # the points are the state, the counts follow from them
+            if n:
+                acc.add_many(*values)
+            return acc
+        assert counts is not None
+        table = np.frombuffer(counts, "<u4", offset=_COUNTS_HEADER.size)
+        if len(table) != n_dm * n_dt:
+            raise EncodingError(f"{len(table)} counts, expected {n_dm * n_dt}")
+        if table.sum(dtype=np.uint64) > n_pairs(n):
+            raise EncodingError(f"counts hold more pairs than {n} points can make")
+        acc._counts[:] = table.reshape(n_dm, n_dt).T
+        acc._points[:, :n] = values
+        acc._n = n
+        return acc
 
     @classmethod
     def from_bytes(cls, data: bytes, grid: DmDtGrid, rebin: bool = False) -> DmDtAccumulator:

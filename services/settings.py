@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         ge=2,
         description="ingest: points stored per object and band; later ones dropped",
     )
+    hot_objects_mb: float = Field(
+        defaults.HOT_OBJECTS_MB,
+        ge=0,
+        description="ingest: memory (MiB) for the objects it wrote last, whose next alert then "
+        "costs one round trip to Redis (0: none kept)",
+    )
     worker_max_batch: int = Field(
         defaults.WORKER_MAX_BATCH, ge=1, description="worker: most objects in one ONNX run"
     )

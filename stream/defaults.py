@@ -7,6 +7,7 @@ INGEST_BATCH = 500  # most Kafka messages decoded and stored together
 MAGNITUDE: Literal["dc", "difference"] = "dc"  # ZTF: store DC (apparent) magnitudes
 FETCH_WAIT_MS = 20  # longest a broker may hold an empty fetch (see stream.kafka)
 MAX_POINTS_PER_BAND = 5_000  # points stored per object and band; later ones are dropped
+HOT_OBJECTS_MB = 256  # memory an ingest process keeps the objects it wrote last in
 WORKER_MAX_BATCH = 64  # most objects in one ONNX run
 WORKER_MAX_WAIT_MS = 10.0  # longest wait to fill a batch after its first object
 CLAIM_LEASE_S = 60.0  # a claim older than this (its worker died) goes back to the queue

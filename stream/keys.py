@@ -3,8 +3,11 @@
 Keys of one object share the hash tag ``{objectId}`` (one Redis Cluster slot, so one script
 can cover them all):
 
-* ``dmdt:{oid}:acc:<band>``: the band's :class:`~classifier.accumulator.DmDtAccumulator`
-  bytes (points and raw counts);
+* ``dmdt:{oid}:pts:<band>``: the band's points, 24-byte records appended as they come, and
+  ``dmdt:{oid}:cnt:<band>``: its raw dm-dt counts (the two-part encoding of
+  :mod:`classifier.accumulator`);
+* ``dmdt:{oid}:acc:<band>``: the older one-blob encoding (points and counts), read when a
+  band has no ``pts`` yet and replaced by the two parts at the band's next write;
 * ``dmdt:{oid}:bands``: the set of bands stored;
 * ``dmdt:{oid}:candids``: the set of stored detection ids (``candid``);
 * ``dmdt:{oid}:meta``: a hash: ``ver`` (bumped by every change), ``alerts``,
@@ -62,7 +65,16 @@ def bands(object_id: str) -> str:
     return object_key(object_id, "bands")
 
 
-def accumulator(object_id: str, band: str) -> str:
+def points(object_id: str, band: str) -> str:
+    return object_key(object_id, "pts", band)
+
+
+def counts(object_id: str, band: str) -> str:
+    return object_key(object_id, "cnt", band)
+
+
+def older(object_id: str, band: str) -> str:
+    """The band's state in the one-blob encoding of earlier versions."""
     return object_key(object_id, "acc", band)
 
 

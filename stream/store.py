@@ -1,20 +1,26 @@
 """Per-object photometry and dm-dt counts in Redis, updated incrementally and idempotently.
 
 The keys are laid out in :mod:`stream.keys`; this store and the scoring queue are the
-only code that reads or writes them. Counts another grid wrote (before a model with a new grid
-was deployed) are rebuilt from the stored points when read.
+only code that reads or writes them. A band is stored in two parts: its points, appended as
+24-byte records in the order they were added, and its counts (a few KB), rewritten at each
+change (:mod:`classifier.accumulator`), so that an alert moves only its new points and the
+counts, not the object's history. Counts another grid wrote (before a model with a new grid
+was deployed) are rebuilt from the stored points when read, and a band still in the older
+one-blob encoding is read and written back in two parts.
 
-A batch of alerts is stored in two round trips whatever its size: one pipeline reads every
-object's version, known candids and accumulators; the points not stored yet are added in
-O(n) per point; one pipeline of compare-and-set scripts writes each changed object only if
-its version is still the one read (an object changed meanwhile is read again and retried).
-A redelivered alert, or a point repeated in ``prv_candidates``, is recognised by its candid,
-whatever its band (a candid is an object's, not a band's): an alert without new points writes
-nothing. A band holds at most ``max_points_per_band`` points (bounded state and O(n) updates
-whatever a sender does): points beyond the cap are not stored, and are counted in the result
-(``dropped``). The alerts of a batch are applied one after the other in arrival order, so the
-stored state (points, counts, candids, ``alerts``, ``last_alert_time``) does not depend on how
-the alerts were batched; only ``ver`` counts the writes.
+A batch of alerts costs one round trip for the objects this process wrote last (kept in
+:class:`~stream.hot_objects.HotObjects` with their version) and two for the others: one
+pipeline reads every other object's version, candids and bands; the points not stored yet
+are added in O(n) per point; one pipeline of compare-and-set scripts writes each changed
+object only if its version is still the one read or cached (an object changed meanwhile is
+read again and retried). A redelivered alert, or a point repeated in ``prv_candidates``, is
+recognised by its candid, whatever its band (a candid is an object's, not a band's): an alert
+without new points writes nothing. A band holds at most ``max_points_per_band`` points
+(bounded state and O(n) updates whatever a sender does): points beyond the cap are not
+stored, and are counted in the result (``dropped``). The alerts of a batch are applied one
+after the other in arrival order, so the stored state (points, counts, candids, ``alerts``,
+``last_alert_time``) does not depend on how the alerts were batched; only ``ver`` counts the
+writes.
 """
 
 from __future__ import annotations
@@ -26,27 +32,39 @@ from dataclasses import dataclass, field
 import numpy as np
 import redis
 
-from classifier.accumulator import DmDtAccumulator
+from classifier.accumulator import DmDtAccumulator, points_bytes
 from classifier.grid import DmDtGrid
 from classifier.readers.base import BandPoint
 from stream import keys
-from stream.defaults import MAX_POINTS_PER_BAND
-from stream.redis_client import RedisClient, queue_script
+from stream.defaults import HOT_OBJECTS_MB, MAX_POINTS_PER_BAND
+from stream.hot_objects import HotObject, HotObjects
+from stream.redis_client import RedisClient, Script
 from stream.results import StreamResult
 
 MAX_RETRIES = 50
 
-# KEYS: meta, candids, bands, acc:<band> x n.  ARGV: expected ver, n, bands x n, blobs x n,
-# alerts, last alert time ('' = none), candids...
+# KEYS: meta, candids, bands, then per changed band: points, counts, older encoding.
+# ARGV: expected ver, n, then per band: band, 'a' (append) or 's' (set), points, counts;
+# then alerts, last alert time ('' = none), candids... With n = -1 (KEYS: meta), only
+# whether the version is still the expected one.
 _COMPARE_AND_SET = """
 local ver = redis.call('HGET', KEYS[1], 'ver') or '0'
 if ver ~= ARGV[1] then return 0 end
 local n = tonumber(ARGV[2])
+if n < 0 then return 1 end
 for i = 1, n do
-  redis.call('SET', KEYS[3 + i], ARGV[2 + n + i])
-  redis.call('SADD', KEYS[3], ARGV[2 + i])
+  local a = 2 + 4 * (i - 1)
+  local k = 3 + 3 * (i - 1)
+  if ARGV[a + 2] == 's' then
+    redis.call('SET', KEYS[k + 1], ARGV[a + 3])
+    redis.call('DEL', KEYS[k + 3])
+  else
+    redis.call('APPEND', KEYS[k + 1], ARGV[a + 3])
+  end
+  redis.call('SET', KEYS[k + 2], ARGV[a + 4])
+  redis.call('SADD', KEYS[3], ARGV[a + 1])
 end
-local at = 3 + 2 * n
+local at = 3 + 4 * n
 redis.call('HINCRBY', KEYS[1], 'alerts', ARGV[at])
 local last = tonumber(redis.call('HGET', KEYS[1], 'last_alert_time') or '')
 if ARGV[at + 1] ~= '' and (last == nil or tonumber(ARGV[at + 1]) > last) then
@@ -58,6 +76,18 @@ end
 redis.call('HINCRBY', KEYS[1], 'ver', 1)
 return 1
 """
+
+
+def _queue_band_read(pipe, oid: str, band: str) -> None:
+    """Queue the reads of one band: points, counts, and the older one-blob encoding."""
+    pipe.get(keys.points(oid, band))
+    pipe.get(keys.counts(oid, band))
+    pipe.get(keys.older(oid, band))
+
+
+def _band_reply(replies) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """The replies of :func:`_queue_band_read`."""
+    return next(replies), next(replies), next(replies)
 
 
 class StoreConflictError(redis.RedisError):
@@ -136,16 +166,29 @@ def _update(alerts: list[AlertPoints], known: set[int], room: dict[str, int]) ->
     return update
 
 
+@dataclass
+class _Write:
+    """One object's compare-and-set: its keys and arguments."""
+
+    keys: list[str]
+    args: list[bytes | str | int]
+
+
 class ObjectStore:
     """Reads and updates objects' accumulators in Redis (or Valkey)."""
 
     def __init__(
-        self, client: RedisClient, grid: DmDtGrid, max_points_per_band: int = MAX_POINTS_PER_BAND
+        self,
+        client: RedisClient,
+        grid: DmDtGrid,
+        max_points_per_band: int = MAX_POINTS_PER_BAND,
+        hot_objects_mb: float = HOT_OBJECTS_MB,
     ) -> None:
         self.client = client
         self.grid = grid
         self.max_points_per_band = max_points_per_band
-        self._compare_and_set = client.register_script(_COMPARE_AND_SET)
+        self.hot = HotObjects(int(hot_objects_mb * 2**20))
+        self._compare_and_set = Script(client, _COMPARE_AND_SET)
 
     def ping(self) -> None:
         """Raise a ``redis.RedisError`` unless the server answers."""
@@ -177,77 +220,119 @@ class ObjectStore:
     def _try_once(
         self, grouped: dict[str, list[AlertPoints]], results: dict[str, StoreResult]
     ) -> list[str]:
-        """One read and one compare-and-set round; returns the objects changed meanwhile."""
-        reads = self.client.pipeline(transaction=False)
-        asked: dict[str, tuple[list[int], list[str]]] = {}
+        """One compare-and-set round (after one read for the objects not hot); returns the
+        objects changed meanwhile, which are no longer hot."""
+        entries = self._entries(grouped)
+        writes: dict[str, _Write] = {}
+        try:
+            for oid, alerts in grouped.items():
+                entry = entries[oid]
+                room = {
+                    band: max(0, self.max_points_per_band - acc.n_points)
+                    for band, acc in entry.bands.items()
+                }
+                update = _update(alerts, entry.candids, room)
+                results[oid] = StoreResult(
+                    oid,
+                    {band: len(points) for band, points in update.kept.items()},
+                    update.dropped,
+                )
+                if any(update.kept.values()):
+                    writes[oid] = self._write(oid, entry, update)
+                elif entry.cached:  # nothing new, as far as the cache knows: is it current?
+                    writes[oid] = _Write([keys.meta(oid)], [entry.version, -1])
+            outcomes = self._compare_and_set.run([(w.keys, w.args) for w in writes.values()])
+        except BaseException:
+            for oid in writes:  # applied in memory, perhaps not in Redis
+                self.hot.drop(oid)
+            raise
+        conflicts = []
+        for oid, done in zip(writes, outcomes, strict=True):
+            entry = entries[oid]
+            if not done:  # changed by another writer, or lost by Redis: read it again
+                self.hot.drop(oid)
+                conflicts.append(oid)
+            elif writes[oid].args[1] != -1:
+                entry.version += 1
+                entry.full_write.clear()
+                entry.cached = True
+                self.hot.put(oid, entry)
+        for oid, entry in entries.items():
+            if oid not in writes:  # read now, nothing new: current as read
+                entry.cached = True
+                self.hot.put(oid, entry)
+        return conflicts
+
+    def _entries(self, grouped: dict[str, list[AlertPoints]]) -> dict[str, HotObject]:
+        """Each object's state: hot when it holds the alerts' bands, else read (one round
+        trip for all: version first, so a write between the reads fails the compare-and-set)."""
+        entries: dict[str, HotObject] = {}
+        wanted: dict[str, list[str]] = {}
         for oid, alerts in grouped.items():
-            candids = sorted(
-                {p.candid for a in alerts for ps in a.band_points.values() for p in ps}
-            )
             bands = sorted({band for a in alerts for band in a.band_points})
-            asked[oid] = (candids, bands)
+            entry = self.hot.get(oid)
+            if entry is not None and all(band in entry.bands for band in bands):
+                entries[oid] = entry
+            else:
+                wanted[oid] = sorted({*bands, *(entry.bands if entry else ())})
+        if not wanted:
+            return entries
+        reads = self.client.pipeline(transaction=False)
+        for oid, bands in wanted.items():
             reads.hget(keys.meta(oid), "ver")
-            reads.smismember(keys.candids(oid), candids or [0])
+            reads.smembers(keys.candids(oid))
             for band in bands:
-                reads.get(keys.accumulator(oid, band))
+                _queue_band_read(reads, oid, band)
         replies = iter(reads.execute())
-        writes = self.client.pipeline(transaction=False)
-        written = []
-        for oid, alerts in grouped.items():
-            candids, bands = asked[oid]
-            version = next(replies) or b"0"
-            known = {c for c, is_known in zip(candids, next(replies), strict=False) if is_known}
-            accs = {band: self._accumulator(next(replies)) for band in bands}
-            room = {
-                band: max(0, self.max_points_per_band - acc.n_points) for band, acc in accs.items()
-            }
-            update = _update(alerts, known, room)
-            results[oid] = StoreResult(
-                oid, {band: len(points) for band, points in update.kept.items()}, update.dropped
+        for oid, bands in wanted.items():
+            version = int(next(replies) or 0)
+            candids = {int(c) for c in next(replies)}
+            stored = {band: self._band(*_band_reply(replies)) for band in bands}
+            entries[oid] = HotObject(
+                version,
+                candids,
+                {band: acc for band, (acc, _) in stored.items()},
+                {band for band, (_, older) in stored.items() if older},
             )
-            changed = sorted(band for band, points in update.kept.items() if points)
-            if not changed:
-                continue
-            stored = [p.candid for band in changed for p in update.kept[band]]
-            time = "" if update.last_alert_time is None else repr(update.last_alert_time)
-            queue_script(
-                writes,
-                self._compare_and_set,
-                [
-                    keys.meta(oid),
-                    keys.candids(oid),
-                    keys.bands(oid),
-                    *[keys.accumulator(oid, band) for band in changed],
-                ],
-                [
-                    version,
-                    len(changed),
-                    *changed,
-                    *[self._added(accs[band], update.kept[band]).to_bytes() for band in changed],
-                    update.alerts,
-                    time,
-                    *stored,
-                ],
-            )
-            written.append(oid)
-        outcomes = writes.execute() if written else []
-        return [oid for oid, ok in zip(written, outcomes, strict=True) if not ok]
+        return entries
 
-    def _accumulator(self, blob: bytes | None) -> DmDtAccumulator:
-        return (
-            DmDtAccumulator(self.grid)
-            if blob is None
-            else DmDtAccumulator.from_bytes(blob, self.grid, rebin=True)
-        )
+    def _band(
+        self, points: bytes | None, counts: bytes | None, older: bytes | None
+    ) -> tuple[DmDtAccumulator, bool]:
+        """A band's accumulator from its stored parts, and whether it was in the older
+        one-blob encoding (an unknown band is empty)."""
+        if points is not None:
+            return DmDtAccumulator.from_parts(points, counts, self.grid, rebin=True), False
+        if older is not None:
+            return DmDtAccumulator.from_bytes(older, self.grid, rebin=True), True
+        return DmDtAccumulator(self.grid), False
 
-    @staticmethod
-    def _added(acc: DmDtAccumulator, points: list[BandPoint]) -> DmDtAccumulator:
-        acc.add_many(
-            np.fromiter((p.mjd for p in points), float, len(points)),
-            np.fromiter((p.mag for p in points), float, len(points)),
-            np.fromiter((p.err for p in points), float, len(points)),
+    def _write(self, oid: str, entry: HotObject, update: _Update) -> _Write:
+        """Apply ``update`` to the entry's accumulators; the compare-and-set writing it."""
+        changed = sorted(band for band, points in update.kept.items() if points)
+        band_args: list[bytes | str | int] = []
+        band_keys: list[str] = []
+        for band in changed:
+            acc = entry.bands[band]
+            points = update.kept[band]
+            t = np.fromiter((p.mjd for p in points), float, len(points))
+            mag = np.fromiter((p.mag for p in points), float, len(points))
+            err = np.fromiter((p.err for p in points), float, len(points))
+            values = zip(t.tolist(), mag.tolist(), err.tolist(), strict=True)
+            new = np.fromiter((acc.add(*point) for point in values), bool, len(t))
+            if band in entry.full_write:
+                body, mode = points_bytes(*acc.points()), "s"
+            else:
+                body, mode = points_bytes(t[new], mag[new], err[new]), "a"
+            band_args += [band, mode, body, acc.counts_bytes()]
+            band_keys += [keys.points(oid, band), keys.counts(oid, band), keys.older(oid, band)]
+        stored = [p.candid for band in changed for p in update.kept[band]]
+        entry.candids.update(stored)
+        time = "" if update.last_alert_time is None else repr(update.last_alert_time)
+        return _Write(
+            [keys.meta(oid), keys.candids(oid), keys.bands(oid), *band_keys],
+            [entry.version, len(changed), *band_args, update.alerts, time, *stored],
         )
-        return acc
 
     def load_many(self, object_ids: Sequence[str]) -> list[StoredObject]:
         """Every stored band of each object (no bands when unknown), in two round trips."""
@@ -259,16 +344,16 @@ class ObjectStore:
         for oid, bands in zip(object_ids, band_lists, strict=True):
             bodies.hget(keys.meta(oid), "ver")
             for band in bands:
-                bodies.get(keys.accumulator(oid, band))
+                _queue_band_read(bodies, oid, band)
         replies = iter(bodies.execute())
         stored = []
         for oid, bands in zip(object_ids, band_lists, strict=True):
             version = int(next(replies) or 0)
-            blobs = [next(replies) for _ in bands]
+            parts = {band: _band_reply(replies) for band in bands}
             accs = {
-                band: DmDtAccumulator.from_bytes(blob, self.grid, rebin=True)
-                for band, blob in zip(bands, blobs, strict=True)
-                if blob is not None
+                band: self._band(*found)[0]
+                for band, found in parts.items()
+                if found[0] is not None or found[2] is not None
             }
             stored.append(StoredObject(oid, version, accs))
         return stored

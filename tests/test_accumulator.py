@@ -6,7 +6,7 @@ from conftest import reference_counts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier.accumulator import DmDtAccumulator, EncodingError
+from classifier.accumulator import DmDtAccumulator, EncodingError, points_bytes
 from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurveError
 from classifier.readers import read_file
@@ -67,6 +67,35 @@ def test_byte_encoding_round_trips(points, with_errors):
     for mine, theirs in zip(acc.points(), again.points(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
     assert again.to_bytes() == acc.to_bytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(points=points_on(SCOPE), data=st.data())
+def test_two_part_encoding_round_trips_whatever_order_the_points_were_appended_in(points, data):
+    acc = DmDtAccumulator(SCOPE)
+    added = [p for p in points if acc.add(p[0], p[1], 0.05)]
+    order = data.draw(st.permutations(range(len(added))))
+    records = points_bytes(*np.array([added[i] + (0.05,) for i in order]).reshape(-1, 3).T)
+    again = DmDtAccumulator.from_parts(records, acc.counts_bytes(), SCOPE)
+    assert np.array_equal(again.counts, acc.counts) and again.n_points == acc.n_points
+    for mine, theirs in zip(acc.points(), again.points(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_two_parts_that_do_not_belong_together_are_refused():
+    acc = DmDtAccumulator(CRTS)
+    acc.add_many([1.0, 2.0, 5.0], [15.0, 15.2, 15.1], [0.1] * 3)
+    points, counts = points_bytes(*acc.points()), acc.counts_bytes()
+    with pytest.raises(EncodingError, match="whole number of records"):
+        DmDtAccumulator.from_parts(points[:-1], counts, CRTS)
+    with pytest.raises(EncodingError, match="counts of 3 points beside 2"):
+        DmDtAccumulator.from_parts(points[:48], counts, CRTS)
+    with pytest.raises(EncodingError, match="another grid"):
+        DmDtAccumulator.from_parts(points, counts, SCOPE)
+    with pytest.raises(EncodingError, match="no counts"):
+        DmDtAccumulator.from_parts(points, None, CRTS)
+    rebuilt = DmDtAccumulator.from_parts(points, None, SCOPE, rebin=True)
+    assert np.array_equal(rebuilt.counts, SCOPE.counts(acc.light_curve()))
 
 
 def test_real_curve_point_by_point_matches_batch(samples):

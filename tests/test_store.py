@@ -7,10 +7,12 @@ import redis
 from conftest import reference_counts
 from redis.crc import key_slot
 
+from classifier.accumulator import DmDtAccumulator
 from classifier.grid import DmDtGrid
 from classifier.readers import decode_alerts, read_file
 from classifier.readers.base import BandPoint
 from stream import keys
+from stream.hot_objects import HotObject, HotObjects
 from stream.store import AlertPoints, ObjectStore
 
 GRID = DmDtGrid.preset("crts")
@@ -103,7 +105,9 @@ def test_every_key_of_an_object_shares_one_cluster_slot_whatever_its_id():
             keys.meta(object_id),
             keys.candids(object_id),
             keys.bands(object_id),
-            keys.accumulator(object_id, "r"),
+            keys.points(object_id, "r"),
+            keys.counts(object_id, "r"),
+            keys.older(object_id, "r"),
             keys.result(object_id),
         ]
         assert len({key_slot(name.encode()) for name in names}) == 1, object_id
@@ -173,3 +177,83 @@ def test_the_stored_state_does_not_depend_on_batching(redis_client, samples):
     stored = store.load("obj")
     assert stored["r"].n_points == 10 and stored["g"].n_points == len(g)
     assert redis_client.scard(keys.candids("obj")) == 10 + len(g)  # g[0] once, not in r
+
+
+def _commands(client) -> dict[str, int]:
+    return {
+        name.removeprefix("cmdstat_"): stats["calls"]
+        for name, stats in client.info("commandstats").items()
+    }
+
+
+def test_a_hot_object_costs_one_round_trip_and_moves_only_its_new_point(redis_client, samples):
+    curve, points = _css_points(samples)
+    store = ObjectStore(redis_client, GRID)
+    store.add_points("hot", {"V": points[:100]})
+    pipelines = []
+    real = redis_client.pipeline
+
+    def counted(*args, **kwargs):
+        pipelines.append(1)
+        return real(*args, **kwargs)
+
+    redis_client.pipeline = counted
+    before = _commands(redis_client)
+    length = redis_client.strlen(keys.points("hot", "V"))
+    assert store.add_points("hot", {"V": points[100:101]}).new_points == {"V": 1}
+    after = _commands(redis_client)
+    assert len(pipelines) == 1  # no read: the compare-and-set alone
+    assert after.get("get", 0) == before.get("get", 0)
+    assert after["append"] == before.get("append", 0) + 1
+    assert redis_client.strlen(keys.points("hot", "V")) == length + 24
+    redis_client.pipeline = real
+    fresh = ObjectStore(redis_client, GRID).load("hot")["V"]  # what Redis holds is exact
+    assert np.array_equal(fresh.counts, GRID.counts(curve.first(101)))
+
+
+def test_what_redis_lost_is_stored_again_whatever_the_cache_remembers(redis_client, samples):
+    _, points = _css_points(samples)
+    store = ObjectStore(redis_client, GRID)
+    store.add_points("lost", {"V": points[:50]})
+    redis_client.flushdb()  # a restart without persistence, a failover to a lagging replica
+    assert store.add_points("lost", {"V": points[:50]}).new_points == {"V": 50}
+    assert store.load("lost")["V"].n_points == 50
+    other = ObjectStore(redis_client, GRID)  # another ingest process changes the object
+    other.add_points("lost", {"V": points[50:60]})
+    assert store.add_points("lost", {"V": points[55:70]}).new_points == {"V": 10}
+    stored = store.load("lost")["V"]
+    assert stored.n_points == 70
+    assert np.array_equal(stored.counts, reference_counts(*stored.points()[:2], GRID))
+
+
+def test_a_band_in_the_older_one_blob_encoding_is_read_and_rewritten_in_two_parts(
+    redis_client, samples
+):
+    curve, points = _css_points(samples)
+    older = DmDtAccumulator(GRID)
+    older.add_many(curve.t[:80], curve.mag[:80], curve.err[:80])
+    redis_client.set(keys.older("old", "V"), older.to_bytes())
+    redis_client.sadd(keys.bands("old"), "V")
+    redis_client.sadd(keys.candids("old"), *range(80))
+    store = ObjectStore(redis_client, GRID)
+    assert store.load("old")["V"].n_points == 80
+    assert store.add_points("old", {"V": points[:90]}).new_points == {"V": 10}
+    assert not redis_client.exists(keys.older("old", "V"))
+    stored = ObjectStore(redis_client, GRID).load("old")["V"]
+    assert np.array_equal(stored.counts, GRID.counts(curve.first(90)))
+
+
+def test_hot_objects_stay_within_their_memory_budget():
+    def entry(n: int) -> HotObject:
+        acc = DmDtAccumulator(GRID, capacity=n)
+        return HotObject(1, set(range(n)), {"r": acc})
+
+    size = entry(100).nbytes()
+    hot = HotObjects(max_bytes=3 * size)
+    for name in "abcd":
+        hot.put(name, entry(100))
+        hot.get("a")  # a stays recently used
+    assert len(hot) == 3 and hot.get("b") is None and hot.get("a") is not None
+    assert hot.nbytes == 3 * size
+    hot.put("huge", entry(10_000))  # larger than the whole budget: not kept
+    assert hot.get("huge") is None and len(hot) == 3

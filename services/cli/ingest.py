@@ -55,7 +55,9 @@ def build_ingest(settings: Settings, bundle: ModelBundle, client: RedisClient) -
             )
         ),
         dead_letters=Producer(producer_config(settings.kafka_bootstrap)),
-        store=ObjectStore(client, bundle.grid, settings.max_points_per_band),
+        store=ObjectStore(
+            client, bundle.grid, settings.max_points_per_band, settings.hot_objects_mb
+        ),
         queue=ScoringQueue(client, settings.queue_shards),
         decoders=decoders,
         dead_letter_topic=settings.dead_letter_topic,
