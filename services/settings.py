@@ -107,6 +107,21 @@ class Settings(BaseSettings):
         ge=0,
         description="worker: longest wait to fill a batch after its first object",
     )
+    rescore_min_new_points: int = Field(
+        defaults.RESCORE_MIN_NEW_POINTS,
+        ge=1,
+        description="worker: new points (all bands) before an object is scored again",
+    )
+    rescore_min_interval_s: float = Field(
+        defaults.RESCORE_MIN_INTERVAL_S,
+        ge=0,
+        description="worker: seconds between two scorings of an object",
+    )
+    rescore_max_delay_s: float = Field(
+        defaults.RESCORE_MAX_DELAY_S,
+        ge=0,
+        description="worker: longest an alert waits for a result, whatever the two above",
+    )
     claim_lease_s: float = Field(
         defaults.CLAIM_LEASE_S,
         gt=0,

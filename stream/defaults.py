@@ -10,4 +10,7 @@ MAX_POINTS_PER_BAND = 5_000  # points stored per object and band; later ones are
 HOT_OBJECTS_MB = 256  # memory an ingest process keeps the objects it wrote last in
 WORKER_MAX_BATCH = 64  # most objects in one ONNX run
 WORKER_MAX_WAIT_MS = 10.0  # longest wait to fill a batch after its first object
+RESCORE_MIN_NEW_POINTS = 1  # an object is rescored once it has this many new points...
+RESCORE_MIN_INTERVAL_S = 0.0  # ... and this long after its last scoring...
+RESCORE_MAX_DELAY_S = 60.0  # ... but no alert waits longer than this for a result
 CLAIM_LEASE_S = 60.0  # a claim older than this (its worker died) goes back to the queue

@@ -19,8 +19,10 @@ can cover them all):
 page's live view), trimmed to the newest :data:`LATEST`.
 
 The scoring queue is sharded: shard 0 is ``{dmdt:queue}`` (object -> oldest alert time),
-shard k ``{dmdt:queue:k}``, each with its claims ``<shard>:claimed`` under the same hash tag so
-one script can move objects between them; the shards spread the queue over a cluster's slots
+shard k ``{dmdt:queue:k}``, each with its claims ``<shard>:claimed`` and the objects the
+rescoring policy holds back, ``<shard>:deferred`` (object -> due time) and
+``<shard>:deferred:since`` (object -> oldest alert time), under the same hash tag so one
+script can move objects between them; the shards spread the queue over a cluster's slots
 (one shard is the whole queue, as before shards).
 """
 
@@ -32,6 +34,7 @@ LATEST = "{dmdt:latest}"
 HISTORY = 20  # classifications kept per object
 LATEST_KEPT = 1000  # objects kept in the latest ranking
 CLAIMS_SUFFIX = ":claimed"
+DEFERRED_SUFFIX = ":deferred"
 
 
 def hash_tag(object_id: str) -> str:
@@ -98,3 +101,13 @@ def history(object_id: str) -> str:
 def claims(queue: str) -> str:
     """The claims hash of a scoring queue."""
     return queue + CLAIMS_SUFFIX
+
+
+def deferred(queue: str) -> str:
+    """The objects a queue shard holds back (object -> the time they are due)."""
+    return queue + DEFERRED_SUFFIX
+
+
+def deferred_since(queue: str) -> str:
+    """The oldest alert time of each deferred object."""
+    return queue + DEFERRED_SUFFIX + ":since"

@@ -84,6 +84,14 @@ OBJECTS_SKIPPED = Counter(
     "dmdt_objects_skipped_total", "objects taken but not scored, by reason", ["reason"]
 )
 QUEUE_DEPTH = Gauge("dmdt_worker_queue_depth", "objects waiting to be scored")
+DEFERRED = Gauge("dmdt_worker_deferred", "objects the rescoring policy holds back")
+OBJECTS_DEFERRED = Counter(
+    "dmdt_objects_deferred_total", "claimed objects the rescoring policy deferred"
+)
+OLDEST_UNSCORED = Gauge(
+    "dmdt_oldest_unscored_alert_seconds",
+    "staleness: age of the oldest alert no classification reflects yet (queued or deferred)",
+)
 ONNX_PROVIDER = Gauge(
     "dmdt_onnx_provider_info",
     "1 for the ONNX Runtime execution provider really in use",

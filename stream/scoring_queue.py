@@ -11,6 +11,11 @@ are written. Claims older than a lease (a worker killed mid-batch) go back to th
 object waits for its next alert to be scored. Both keys share one hash tag (one Redis Cluster
 slot) so the scripts can touch both (:mod:`stream.keys`).
 
+An object the worker's rescoring policy (:mod:`stream.rescoring`) does not score yet is
+*deferred*: it moves from the claims to the shard's deferred set (object -> the time it is
+due), its oldest alert time kept beside it; the claim script first moves the deferred objects
+that are due back into the queue. New alerts of a deferred object queue it as usual.
+
 The queue can be split into ``shards`` (``DMDT_QUEUE_SHARDS``, the same in every process): an
 object always goes to shard ``crc32(id) % shards``, and a worker claims from the shards in
 turn, so on a Redis Cluster the queue is spread over as many slots (and nodes) as shards
@@ -28,7 +33,15 @@ from stream.redis_client import RedisClient
 
 _FIRST_POLL_S, _MAX_POLL_S = 0.001, 0.01
 
+# KEYS: queue, claims, deferred, deferred alert times.  ARGV: count, now.
 _CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[2], 'LIMIT', 0, 1000)
+for i = 1, #due do
+  local since = redis.call('ZSCORE', KEYS[4], due[i])
+  redis.call('ZADD', KEYS[1], 'LT', since or ARGV[2], due[i])
+  redis.call('ZREM', KEYS[3], due[i])
+  redis.call('ZREM', KEYS[4], due[i])
+end
 local taken = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
 for i = 1, #taken, 2 do
   redis.call('HSET', KEYS[2], taken[i], taken[i + 1] .. ' ' .. ARGV[2])
@@ -111,7 +124,8 @@ class ScoringQueue:
             shard = self.shards[self._turn]
             self._turn = (self._turn + 1) % len(self.shards)
             taken += self._claim(
-                keys=[shard, keys.claims(shard)], args=[count - len(taken) // 2, repr(time.time())]
+                keys=[shard, keys.claims(shard), keys.deferred(shard), keys.deferred_since(shard)],
+                args=[count - len(taken) // 2, repr(time.time())],
             )
         return [(taken[i].decode(), float(taken[i + 1])) for i in range(0, len(taken), 2)]
 
@@ -119,6 +133,31 @@ class ScoringQueue:
         """The objects' results are written: drop their claims."""
         for shard, ids in self._by_shard(object_ids).items():
             self.client.hdel(keys.claims(shard), *ids)
+
+    def deferred(self) -> int:
+        """Objects deferred by the rescoring policy."""
+        return self._sum("zcard", keys.DEFERRED_SUFFIX)
+
+    def defer(self, items: Iterable[tuple[str, float, float]]) -> None:
+        """Move claimed (object id, oldest alert time, due time) to the deferred sets: the
+        claim script queues each again once due (the earliest due time and alert time of
+        an object deferred twice are kept)."""
+        found = {oid: (since, due) for oid, since, due in items}
+        for shard, ids in self._by_shard(found).items():
+            pipe = self.client.pipeline(transaction=True)  # the keys share one slot
+            pipe.zadd(keys.deferred(shard), {oid: found[oid][1] for oid in ids}, lt=True)
+            pipe.zadd(keys.deferred_since(shard), {oid: found[oid][0] for oid in ids}, lt=True)
+            pipe.hdel(keys.claims(shard), *ids)
+            pipe.execute()
+
+    def oldest_alert_time(self) -> float | None:
+        """The time of the oldest alert not yet scored, queued or deferred (None: none)."""
+        pipe = self.client.pipeline(transaction=False)
+        for shard in self.shards:
+            pipe.zrange(shard, 0, 0, withscores=True)
+            pipe.zrange(keys.deferred_since(shard), 0, 0, withscores=True)
+        times = [score for reply in pipe.execute() for _, score in reply]
+        return min(times, default=None)
 
     def release(self, claims: Iterable[tuple[str, float]]) -> None:
         """Put claimed (object id, alert time) back in the queue now: their batch failed."""

@@ -39,6 +39,7 @@ from stream import keys
 from stream.defaults import HOT_OBJECTS_MB, MAX_POINTS_PER_BAND
 from stream.hot_objects import HotObject, HotObjects
 from stream.redis_client import RedisClient, Script
+from stream.rescoring import LastScoring
 from stream.results import StreamResult
 
 MAX_RETRIES = 50
@@ -396,13 +397,19 @@ class ObjectStore:
         blob = self.client.get(keys.result(object_id))
         return None if blob is None else StreamResult.model_validate_json(blob)
 
-    def scored_versions(self, object_ids: Sequence[str]) -> dict[str, int]:
-        """The data version each object's latest classification scored (unscored: absent)."""
+    def last_scorings(self, object_ids: Sequence[str]) -> dict[str, LastScoring]:
+        """What each object's latest classification was computed from (unscored: absent)."""
         pipe = self.client.pipeline(transaction=False)
         for oid in object_ids:
             pipe.get(keys.result(oid))
-        return {
-            oid: json.loads(blob)["data_version"]
-            for oid, blob in zip(object_ids, pipe.execute(), strict=True)
-            if blob is not None
-        }
+        found = {}
+        for oid, blob in zip(object_ids, pipe.execute(), strict=True):
+            if blob is not None:
+                result = json.loads(blob)
+                points = sum(result["points_per_band"].values())
+                found[oid] = LastScoring(result["data_version"], result["scored_at"], points)
+        return found
+
+    def scored_versions(self, object_ids: Sequence[str]) -> dict[str, int]:
+        """The data version each object's latest classification scored (unscored: absent)."""
+        return {oid: last.version for oid, last in self.last_scorings(object_ids).items()}

@@ -3,7 +3,8 @@ ONNX Runtime -> results.
 
 One batch: claim up to ``max_batch`` objects (waiting at most ``max_wait`` after the first,
 like Triton's dynamic batcher); read their stored counts; skip objects already scored at their
-current version (a redelivered alert re-queues an unchanged object); choose the band to score
+current version (a redelivered alert re-queues an unchanged object); defer the objects the
+rescoring policy (:mod:`stream.rescoring`) does not score yet; choose the band to score
 (:func:`classifier.selection.scoring_band`); build model inputs from the stored counts with the
 card's edges and normalisation (no pair is re-binned); run the model once; produce each result
 as JSON to the results topic, keyed by object id, and wait until the broker has taken them
@@ -25,6 +26,7 @@ from classifier.verdict import verdicts
 from stream import metrics
 from stream.defaults import CLAIM_LEASE_S, WORKER_MAX_BATCH, WORKER_MAX_WAIT_MS
 from stream.delivery import Delivery, KafkaProducer
+from stream.rescoring import RescoringPolicy
 from stream.results import StreamResult
 from stream.scoring_queue import ScoringQueue
 from stream.store import ObjectStore, StoredObject
@@ -50,6 +52,7 @@ class ScoringWorker:
         min_points: int | None = None,
         expect_gpu: bool = False,
         claim_lease_s: float = CLAIM_LEASE_S,
+        policy: RescoringPolicy | None = None,
     ) -> None:
         if store.grid.fingerprint != model.bundle.grid.fingerprint:
             raise ValueError(f"the store's grid is not the grid of model {model.bundle.name}")
@@ -62,6 +65,7 @@ class ScoringWorker:
         self.max_wait_s = max_wait_s
         self.min_points = min_points or model.bundle.card.min_points
         self.claim_lease_s = claim_lease_s
+        self.policy = policy or RescoringPolicy()
         self._lease_checked = 0.0
         metrics.report_provider(model, expect_gpu)
 
@@ -92,6 +96,9 @@ class ScoringWorker:
                 log.warning("%d objects claimed by a dead worker queued again", requeued)
             self._lease_checked = time.monotonic()
         metrics.QUEUE_DEPTH.set(self.queue.depth())
+        metrics.DEFERRED.set(self.queue.deferred())
+        oldest = self.queue.oldest_alert_time()
+        metrics.OLDEST_UNSCORED.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
 
     def close(self) -> None:
         if self.results is not None:
@@ -104,7 +111,7 @@ class ScoringWorker:
         for _, alert_time in batch:
             metrics.QUEUE_SECONDS.observe(max(0.0, started - alert_time))
         alert_times = dict(batch)
-        chosen = self._to_score(self.store.load_many(list(alert_times)))
+        chosen = self._to_score(self.store.load_many(list(alert_times)), alert_times, started)
         if not chosen:
             return []
         accumulators = [stored.bands[band] for stored, band in chosen]
@@ -134,18 +141,31 @@ class ScoringWorker:
             metrics.ALERT_TO_RESULT.observe(max(0.0, done - result.alert_time))
         return results
 
-    def _to_score(self, objects: list[StoredObject]) -> list[tuple[StoredObject, str]]:
-        """Each object not yet scored at its version, with the band to score."""
-        scored_versions = self.store.scored_versions([stored.object_id for stored in objects])
-        chosen = []
+    def _to_score(
+        self, objects: list[StoredObject], alert_times: dict[str, float], now: float
+    ) -> list[tuple[StoredObject, str]]:
+        """Each object not yet scored at its version and due by the policy, with the band
+        to score; the objects not due yet are deferred."""
+        lasts = self.store.last_scorings([stored.object_id for stored in objects])
+        chosen, deferred = [], []
         for stored in objects:
-            band = scoring_band({b: a.n_points for b, a in stored.bands.items()}, self.min_points)
-            if stored.version == scored_versions.get(stored.object_id):
+            oid = stored.object_id
+            points = {b: a.n_points for b, a in stored.bands.items()}
+            band = scoring_band(points, self.min_points)
+            last = lasts.get(oid)
+            if last is not None and stored.version == last.version:
                 metrics.OBJECTS_SKIPPED.labels("already_scored").inc()
             elif band is None:
                 metrics.OBJECTS_SKIPPED.labels("too_few_points").inc()
+            elif (
+                due := self.policy.due_at(now, alert_times[oid], last, sum(points.values()))
+            ) > now:
+                deferred.append((oid, alert_times[oid], due))
             else:
                 chosen.append((stored, band))
+        if deferred:
+            self.queue.defer(deferred)
+            metrics.OBJECTS_DEFERRED.inc(len(deferred))
         return chosen
 
     def _publish(self, results: list[StreamResult]) -> None:

@@ -37,3 +37,30 @@ def test_claims_of_a_dead_worker_go_back_to_the_queue(redis_client):
     assert queue.requeue_expired(lease_s=0.0) == 1
     assert queue.claimed() == 0
     assert queue.pop_batch(5, max_wait_s=0.0) == [("b", 2.0)]  # the oldest time kept
+
+
+def test_a_deferred_object_comes_back_when_due_with_its_oldest_alert_time(redis_client):
+    queue = ScoringQueue(redis_client)
+    queue.push({"busy": 5.0, "other": 6.0})
+    claimed = dict(queue.pop_batch(10, max_wait_s=0.0))
+    due = time.time() + 0.3
+    queue.defer([("busy", claimed["busy"], due)])
+    queue.acknowledge(["other"])
+    assert queue.claimed() == 0 and queue.deferred() == 1
+    assert queue.oldest_alert_time() == 5.0  # deferred alerts count in the staleness
+    assert queue.pop_batch(10, max_wait_s=0.0, block_s=0.0) == []  # not due yet
+    waited = []
+    while not (batch := queue.pop_batch(10, max_wait_s=0.0, block_s=0.05)):
+        waited.append(time.time())
+    assert batch == [("busy", 5.0)] and time.time() >= due
+    assert queue.deferred() == 0 and queue.oldest_alert_time() is None
+
+
+def test_a_new_alert_of_a_deferred_object_queues_it_as_usual(redis_client):
+    queue = ScoringQueue(redis_client, shards=3)
+    queue.push({"a": 1.0})
+    queue.pop_batch(1, max_wait_s=0.0)
+    queue.defer([("a", 1.0, time.time() + 3600)])
+    queue.push({"a": 9.0})
+    assert queue.pop_batch(5, max_wait_s=0.0) == [("a", 9.0)]
+    assert queue.deferred() == 1  # still deferred too: a result soon, another when due

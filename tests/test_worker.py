@@ -5,6 +5,7 @@ only after that, so an undelivered result is produced again, never lost."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from classifier.accumulator import DmDtAccumulator
 from stream import lifecycle, metrics
+from stream.rescoring import LastScoring, RescoringPolicy
 from stream.results import StreamResult
 from stream.store import StoredObject
 from stream.worker import ScoringWorker
@@ -34,8 +36,12 @@ class FakeStore:
     def load_many(self, ids):
         return [self.objects[oid] for oid in ids]
 
-    def scored_versions(self, ids):
-        return {r.object_id: r.data_version for r in self.saved if r.object_id in ids}
+    def last_scorings(self, ids):
+        return {
+            r.object_id: LastScoring(r.data_version, r.scored_at, sum(r.points_per_band.values()))
+            for r in self.saved
+            if r.object_id in ids
+        }
 
     def save_results(self, bodies, scored_at):
         self.saved.extend(StreamResult.model_validate_json(body) for body in bodies.values())
@@ -60,11 +66,20 @@ class FakeQueue:
     def release(self, claims):
         self.released.extend(claims)
 
+    def defer(self, items):
+        self.deferred_items = list(items)
+
     def requeue_expired(self, lease_s):
         return 0
 
     def depth(self):
         return len(self.pending)
+
+    def deferred(self):
+        return len(getattr(self, "deferred_items", []))
+
+    def oldest_alert_time(self):
+        return min((t for _, t in self.pending), default=None)
 
 
 class FakeProducer:
@@ -146,3 +161,22 @@ def test_an_object_whose_result_is_refused_is_set_aside_and_the_others_are_score
     assert [key for _, key, _ in producer.produced] == ["ZTFb"]
     assert sorted(queue.acknowledged) == ["ZTFa", "ZTFa", "ZTFb"]  # set aside, then committed
     assert queue.released == [] and failed._value.get() == before + 1
+
+
+def test_the_rescoring_policy_defers_an_object_with_too_few_new_points(model):
+    producer = FakeProducer()
+    store, queue = FakeStore(model.bundle.grid), FakeQueue()
+    policy = RescoringPolicy(min_new_points=5, min_interval_s=0.0, max_delay_s=600.0)
+    worker = ScoringWorker(store, queue, model, producer, "results", min_points=10, policy=policy)
+    first = lifecycle.run_once(worker, queue.pop_batch(64, 0, 0), pause_s=0)
+    assert len(first) == 2  # never scored: scored
+    a = store.objects["ZTFa"]
+    a.bands["r"].add_many([59500.0, 59501.0], [15.1, 15.2])  # 2 new points
+    b = store.objects["ZTFb"]
+    b.bands["r"].add_many([59500.0 + i for i in range(5)], [15.0] * 5)  # 5 new points
+    store.objects = {oid: StoredObject(oid, 4, s.bands) for oid, s in store.objects.items()}
+    now = time.time()  # the alerts have just come
+    again = lifecycle.run_once(worker, [("ZTFa", now), ("ZTFb", now)], pause_s=0)
+    assert [r.object_id for r in again] == ["ZTFb"]
+    ((oid, since, due),) = queue.deferred_items
+    assert (oid, since, due) == ("ZTFa", now, now + 600.0)  # due by the delay bound

@@ -19,6 +19,7 @@ def build_worker(settings: Settings, bundle: ModelBundle, client: RedisClient) -
 
     from classifier.inference import OnnxClassifier  # noqa: PLC0415
     from stream.kafka import ensure_topics, producer_config  # noqa: PLC0415
+    from stream.rescoring import RescoringPolicy  # noqa: PLC0415
     from stream.scoring_queue import ScoringQueue  # noqa: PLC0415
     from stream.store import ObjectStore  # noqa: PLC0415
     from stream.worker import ScoringWorker  # noqa: PLC0415
@@ -35,6 +36,11 @@ def build_worker(settings: Settings, bundle: ModelBundle, client: RedisClient) -
         min_points=settings.min_points,
         expect_gpu=settings.expect_gpu,
         claim_lease_s=settings.claim_lease_s,
+        policy=RescoringPolicy(
+            settings.rescore_min_new_points,
+            settings.rescore_min_interval_s,
+            settings.rescore_max_delay_s,
+        ),
     )
 
 
