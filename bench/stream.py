@@ -240,8 +240,10 @@ def _collect(bootstrap: str, topic: str, latencies: list, stop: threading.Event)
     consumer.close()
 
 
-def bench_latency(css: Path, model: str, seconds: float, workers: int) -> None:
+def bench_latency(css: Path, model: str, seconds: float, workers: int) -> dict[float, np.ndarray]:
+    """Print a row per offered rate; returns the latencies (s) of each rate."""
     os.environ["DMDT_MODEL"] = model
+    measured = {}
     for rate in RATES:
         messages = css_stream(css, objects=1000, per_object=40)[: int(rate * seconds)]
         with (
@@ -275,10 +277,37 @@ def bench_latency(css: Path, model: str, seconds: float, workers: int) -> None:
             stop.set()
             reader.join()
         values = np.array(latencies[skip:])
+        measured[rate] = values
         print(
             f"| {model} | {workers} | {rate:,.0f} | {len(messages)} | {len(values)} | "
             f"{np.percentile(values, 50) * 1e3:.0f} | {np.percentile(values, 99) * 1e3:.0f} |"
         )
+    return measured
+
+
+def plot_latency(measured: dict[str, dict[float, np.ndarray]], path: Path) -> None:
+    """Cumulative distribution of the latency, one panel per offered rate, a line a model."""
+    import matplotlib  # noqa: PLC0415 - only for the picture
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    figure, axes = plt.subplots(1, len(RATES), figsize=(5 * len(RATES), 3.6), sharey=True)
+    for axis, rate in zip(np.atleast_1d(axes), RATES, strict=True):
+        for label, by_rate in measured.items():
+            values = np.sort(by_rate[rate]) * 1e3
+            axis.plot(values, np.arange(1, len(values) + 1) / len(values), label=label)
+        axis.set_xscale("log")
+        axis.axvline(100 if rate < 1000 else 250, color="grey", linestyle=":", label="target p99")
+        axis.axhline(0.99, color="grey", linewidth=0.5)
+        axis.set_title(f"{rate:,.0f} alerts/s offered")
+        axis.set_xlabel("alert -> classification (ms)")
+    np.atleast_1d(axes)[0].set_ylabel("share of results")
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    print(f"latency plot: {path}")
 
 
 def main() -> None:
@@ -289,6 +318,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="latency: replay length")
     parser.add_argument("--models", nargs="+", default=["css-hybrid", "css-dmdtnet"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1], help="worker processes")
+    parser.add_argument("--plot", type=Path, default=None, help="latency: write a PNG here")
     args = parser.parse_args()
     css = args.data / "crts_css" / "lightcurves"
     if args.only in (None, "ingest"):
@@ -299,9 +329,15 @@ def main() -> None:
         print("\n## alert -> classification latency (ms), ingest and worker as processes")
         print("| model | workers | offered alerts/s | alerts | results | p50 | p99 |")
         print("|---|---:|---:|---:|---:|---:|---:|")
-        for model in args.models:
-            for workers in args.workers:
-                bench_latency(css, model, args.seconds, workers)
+        measured = {
+            f"{model}, {workers} worker{'s' if workers > 1 else ''}": bench_latency(
+                css, model, args.seconds, workers
+            )
+            for model in args.models
+            for workers in args.workers
+        }
+        if args.plot is not None:
+            plot_latency(measured, args.plot)
 
 
 if __name__ == "__main__":

@@ -182,6 +182,17 @@ def insert_points(points, n, new_t, new_m, new_err, lut, tables, counts):
 
 
 @nb.njit(cache=True)
+def insert_points_flagged(points, n, new_t, new_m, new_err, lut, tables, counts, added):
+    """:func:`insert_points`, setting ``added[i]`` when point ``i`` was new."""
+    total = 0
+    for i in range(new_t.shape[0]):
+        flag = _insert_one(points, n + total, new_t[i], new_m[i], new_err[i], lut, tables, counts)
+        added[i] = flag == 1
+        total += flag
+    return total
+
+
+@nb.njit(cache=True)
 def insert_point(points, n, t_new, m_new, err_new, lut, tables, counts):
     """Validate and insert a single point (the streaming hot path).
 

@@ -170,24 +170,51 @@ class DmDtAccumulator:
         self._n += status
         return status == 1
 
-    def add_many(self, t: object, mag: object, err: object | None = None) -> int:
-        """Add points in any order (O(n) each); returns how many were new."""
+    @staticmethod
+    def _checked(
+        t: object, mag: object, err: object | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validated float arrays of equal length (errors NaN where none are given)."""
         times = check_values("t", t, TIME_LIMITS)
         mags = check_values("mag", mag, MAG_LIMITS)
         if len(mags) != len(times):
             raise LightCurveError("mag", f"length {len(mags)} does not match t ({len(times)})")
         if err is None:
-            errs = np.full(len(times), np.nan)
-        else:
-            errs = check_values("err", err, ERR_LIMITS)
-            if len(errs) != len(times):
-                raise LightCurveError("err", f"length {len(errs)} does not match t ({len(times)})")
+            return times, mags, np.full(len(times), np.nan)
+        errs = check_values("err", err, ERR_LIMITS)
+        if len(errs) != len(times):
+            raise LightCurveError("err", f"length {len(errs)} does not match t ({len(times)})")
+        return times, mags, errs
+
+    def add_many(self, t: object, mag: object, err: object | None = None) -> int:
+        """Add points in any order (O(n) each); returns how many were new."""
+        times, mags, errs = self._checked(t, mag, err)
         self._reserve(len(times))
         added = _kernels.insert_points(
             self._points, self._n, times, mags, errs, self._lut, self._tables, self._counts
         )
         self._n += added
         return int(added)
+
+    def add_new(self, t: object, mag: object, err: object | None = None) -> np.ndarray:
+        """:meth:`add_many`, returning which points were new (a boolean per point)."""
+        times, mags, errs = self._checked(t, mag, err)
+        self._reserve(len(times))
+        added = np.zeros(len(times), dtype=np.bool_)
+        self._n += int(
+            _kernels.insert_points_flagged(
+                self._points,
+                self._n,
+                times,
+                mags,
+                errs,
+                self._lut,
+                self._tables,
+                self._counts,
+                added,
+            )
+        )
+        return added
 
     # -- bytes -------------------------------------------------------------------------
     def to_bytes(self) -> bytes:

@@ -315,12 +315,8 @@ class ObjectStore:
         band_keys: list[str] = []
         for band in changed:
             acc = entry.bands[band]
-            points = update.kept[band]
-            t = np.fromiter((p.mjd for p in points), float, len(points))
-            mag = np.fromiter((p.mag for p in points), float, len(points))
-            err = np.fromiter((p.err for p in points), float, len(points))
-            values = zip(t.tolist(), mag.tolist(), err.tolist(), strict=True)
-            new = np.fromiter((acc.add(*point) for point in values), bool, len(t))
+            _, t, mag, err = np.array(update.kept[band], dtype=np.float64).T
+            new = acc.add_new(t, mag, err)
             if band in entry.full_write:
                 body, mode = points_bytes(*acc.points()), "s"
             else:

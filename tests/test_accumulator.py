@@ -82,6 +82,14 @@ def test_two_part_encoding_round_trips_whatever_order_the_points_were_appended_i
         np.testing.assert_array_equal(mine, theirs)
 
 
+def test_add_new_says_which_points_were_new():
+    acc = DmDtAccumulator(CRTS)
+    acc.add_many([1.0, 2.0], [15.0, 15.2])
+    flags = acc.add_new([2.0, 3.0, 3.0, 0.5], [15.2, 15.1, 15.1, 14.9], [0.1] * 4)
+    assert flags.tolist() == [False, True, False, True] and acc.n_points == 4
+    assert np.array_equal(acc.counts, CRTS.counts(acc.light_curve()))
+
+
 def test_two_parts_that_do_not_belong_together_are_refused():
     acc = DmDtAccumulator(CRTS)
     acc.add_many([1.0, 2.0, 5.0], [15.0, 15.2, 15.1], [0.1] * 3)
