@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import redis
+from redis.cluster import ClusterPipeline, RedisCluster
 
 from classifier.accumulator import DmDtAccumulator, points_bytes
 from classifier.grid import DmDtGrid
@@ -79,16 +80,32 @@ return 1
 """
 
 
-def _queue_band_read(pipe, oid: str, band: str) -> None:
-    """Queue the reads of one band: points, counts, and the older one-blob encoding."""
-    pipe.get(keys.points(oid, band))
-    pipe.get(keys.counts(oid, band))
-    pipe.get(keys.older(oid, band))
+BandParts = tuple[bytes | None, bytes | None, bytes | None]  # points, counts, older blob
 
 
-def _band_reply(replies) -> tuple[bytes | None, bytes | None, bytes | None]:
-    """The replies of :func:`_queue_band_read`."""
-    return next(replies), next(replies), next(replies)
+def _queue_bands_read(pipe, oid: str, bands: Sequence[str]) -> None:
+    """Queue the reads of the bands' parts: points, counts and the older one-blob encoding
+    (one ``MGET``, an object's keys sharing a slot; a cluster pipeline takes no ``MGET``)."""
+    names = [key for band in bands for key in _band_keys(oid, band)]
+    if isinstance(pipe, ClusterPipeline):
+        for name in names:
+            pipe.get(name)
+    elif names:
+        pipe.mget(names)
+
+
+def _band_keys(oid: str, band: str) -> tuple[str, str, str]:
+    return keys.points(oid, band), keys.counts(oid, band), keys.older(oid, band)
+
+
+def _bands_reply(replies, bands: Sequence[str], cluster: bool) -> dict[str, BandParts]:
+    """The replies of :func:`_queue_bands_read`, per band."""
+    if not bands:
+        return {}
+    values = [next(replies) for _ in range(3 * len(bands))] if cluster else next(replies)
+    return {
+        band: (values[3 * i], values[3 * i + 1], values[3 * i + 2]) for i, band in enumerate(bands)
+    }
 
 
 class StoreConflictError(redis.RedisError):
@@ -189,6 +206,7 @@ class ObjectStore:
         self.grid = grid
         self.max_points_per_band = max_points_per_band
         self.hot = HotObjects(int(hot_objects_mb * 2**20))
+        self.cluster = isinstance(client, RedisCluster)
         self._compare_and_set = Script(client, _COMPARE_AND_SET)
 
     def ping(self) -> None:
@@ -282,13 +300,15 @@ class ObjectStore:
         for oid, bands in wanted.items():
             reads.hget(keys.meta(oid), "ver")
             reads.smembers(keys.candids(oid))
-            for band in bands:
-                _queue_band_read(reads, oid, band)
+            _queue_bands_read(reads, oid, bands)
         replies = iter(reads.execute())
         for oid, bands in wanted.items():
             version = int(next(replies) or 0)
             candids = {int(c) for c in next(replies)}
-            stored = {band: self._band(*_band_reply(replies)) for band in bands}
+            stored = {
+                band: self._band(*parts)
+                for band, parts in _bands_reply(replies, bands, self.cluster).items()
+            }
             entries[oid] = HotObject(
                 version,
                 candids,
@@ -322,7 +342,7 @@ class ObjectStore:
             else:
                 body, mode = points_bytes(t[new], mag[new], err[new]), "a"
             band_args += [band, mode, body, acc.counts_bytes()]
-            band_keys += [keys.points(oid, band), keys.counts(oid, band), keys.older(oid, band)]
+            band_keys += _band_keys(oid, band)
         stored = [p.candid for band in changed for p in update.kept[band]]
         entry.candids.update(stored)
         time = "" if update.last_alert_time is None else repr(update.last_alert_time)
@@ -340,13 +360,12 @@ class ObjectStore:
         bodies = self.client.pipeline(transaction=False)
         for oid, bands in zip(object_ids, band_lists, strict=True):
             bodies.hget(keys.meta(oid), "ver")
-            for band in bands:
-                _queue_band_read(bodies, oid, band)
+            _queue_bands_read(bodies, oid, bands)
         replies = iter(bodies.execute())
         stored = []
         for oid, bands in zip(object_ids, band_lists, strict=True):
             version = int(next(replies) or 0)
-            parts = {band: _band_reply(replies) for band in bands}
+            parts = _bands_reply(replies, bands, self.cluster)
             accs = {
                 band: self._band(*found)[0]
                 for band, found in parts.items()
