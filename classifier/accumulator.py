@@ -83,6 +83,18 @@ class EncodingError(ValueError):
     """Bytes that are not a valid accumulator encoding for the given grid."""
 
 
+def _same_grid(grid: DmDtGrid, n_dm: int, n_dt: int, fingerprint: bytes, rebin: bool) -> bool:
+    """Whether stored counts were built on ``grid``; counts of another grid are an error
+    unless they are to be rebuilt (``rebin``)."""
+    same = (n_dm, n_dt) == grid.shape and fingerprint.hex() == grid.fingerprint
+    if not (same or rebin):
+        raise EncodingError(
+            f"counts were built on another grid ({n_dm}x{n_dt}, {fingerprint.hex()}), "
+            f"not {grid.name} ({grid.shape[0]}x{grid.shape[1]}, {grid.fingerprint})"
+        )
+    return same
+
+
 _REFUSALS = {
     _kernels.BAD_TIME: ("t", TIME_LIMITS),
     _kernels.BAD_MAG: ("mag", MAG_LIMITS),
@@ -272,12 +284,7 @@ class DmDtAccumulator:
             magic, version, n_dm, n_dt, fingerprint, n_counted = _COUNTS_HEADER.unpack_from(counts)
             if magic != COUNTS_MAGIC or version != VERSION:
                 raise EncodingError(f"bad counts magic {magic!r} or version {version}")
-            same_grid = (n_dm, n_dt) == grid.shape and fingerprint.hex() == grid.fingerprint
-            if not (same_grid or rebin):
-                raise EncodingError(
-                    f"counts were built on another grid ({n_dm}x{n_dt}, {fingerprint.hex()}), "
-                    f"not {grid.name} ({grid.shape[0]}x{grid.shape[1]}, {grid.fingerprint})"
-                )
+            same_grid = _same_grid(grid, n_dm, n_dt, fingerprint, rebin)
             if n_counted != n:
                 raise EncodingError(f"counts of {n_counted} points beside {n} stored points")
         elif not rebin:
@@ -314,12 +321,7 @@ class DmDtAccumulator:
             )
         if width not in _COUNT_TYPES:
             raise EncodingError(f"bad count width {width}")
-        same_grid = (n_dm, n_dt) == grid.shape and fingerprint.hex() == grid.fingerprint
-        if not (same_grid or rebin):
-            raise EncodingError(
-                f"counts were built on another grid ({n_dm}x{n_dt}, {fingerprint.hex()}), "
-                f"not {grid.name} ({grid.shape[0]}x{grid.shape[1]}, {grid.fingerprint})"
-            )
+        same_grid = _same_grid(grid, n_dm, n_dt, fingerprint, rebin)
         n_values = 3 if flags & _FLAG_ERRORS else 2
         expected = _HEADER.size + n_dm * n_dt * width + 8 * n * n_values
         if len(data) != expected:
