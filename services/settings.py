@@ -109,8 +109,9 @@ class Settings(BaseSettings):
     )
     rescore_min_new_points: int = Field(
         defaults.RESCORE_MIN_NEW_POINTS,
-        ge=1,
-        description="worker: new points (all bands) before an object is scored again",
+        ge=0,
+        description="worker: new points (all bands) before an object is scored again (0: any "
+        "change)",
     )
     rescore_min_interval_s: float = Field(
         defaults.RESCORE_MIN_INTERVAL_S,

@@ -6,12 +6,13 @@ the policy bounds that work while bounding how stale any answer gets:
 
 * an object never scored is scored now;
 * one scored before waits for ``min_new_points`` new points (summed over its bands) *and*
-  ``min_interval_s`` since its last scoring;
+  ``min_interval_s`` since its last scoring (0 new points: any change of the object, a new
+  candid of a point already held included, is rescored);
 * whatever it waits for, no object's oldest unscored alert waits more than ``max_delay_s``.
 
 An object that is not due is deferred until the earliest moment it will be
-(:meth:`stream.scoring_queue.ScoringQueue.defer`), not dropped. The defaults (1 point, 0 s)
-rescore at every new point, as without a policy.
+(:meth:`stream.scoring_queue.ScoringQueue.defer`), not dropped. The defaults (0 points,
+0 s) rescore at every change, as without a policy.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ class LastScoring:
 
 @dataclass(frozen=True)
 class RescoringPolicy:
-    min_new_points: int = 1
+    min_new_points: int = 0
     min_interval_s: float = 0.0
     max_delay_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.min_new_points < 1 or self.min_interval_s < 0 or self.max_delay_s < 0:
+        if self.min_new_points < 0 or self.min_interval_s < 0 or self.max_delay_s < 0:
             raise ValueError(f"invalid rescoring policy {self}")
 
     def due_at(self, now: float, alert_time: float, last: LastScoring | None, points: int) -> float:
