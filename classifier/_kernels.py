@@ -173,17 +173,9 @@ def _insert_one(points, n, t_new, m_new, err_new, lut, tables, counts):
 
 
 @nb.njit(cache=True)
-def insert_points(points, n, new_t, new_m, new_err, lut, tables, counts):
-    """Insert points one by one (O(n) each) into a store with room; returns how many were new."""
-    added = 0
-    for i in range(new_t.shape[0]):
-        added += _insert_one(points, n + added, new_t[i], new_m[i], new_err[i], lut, tables, counts)
-    return added
-
-
-@nb.njit(cache=True)
-def insert_points_flagged(points, n, new_t, new_m, new_err, lut, tables, counts, added):
-    """:func:`insert_points`, setting ``added[i]`` when point ``i`` was new."""
+def insert_points(points, n, new_t, new_m, new_err, lut, tables, counts, added):
+    """Insert points one by one (O(n) each) into a store with room, setting ``added[i]``
+    when point ``i`` was new; returns how many were."""
     total = 0
     for i in range(new_t.shape[0]):
         flag = _insert_one(points, n + total, new_t[i], new_m[i], new_err[i], lut, tables, counts)

@@ -200,21 +200,15 @@ class DmDtAccumulator:
 
     def add_many(self, t: object, mag: object, err: object | None = None) -> int:
         """Add points in any order (O(n) each); returns how many were new."""
-        times, mags, errs = self._checked(t, mag, err)
-        self._reserve(len(times))
-        added = _kernels.insert_points(
-            self._points, self._n, times, mags, errs, self._lut, self._tables, self._counts
-        )
-        self._n += added
-        return int(added)
+        return int(self.add_new(t, mag, err).sum())
 
     def add_new(self, t: object, mag: object, err: object | None = None) -> np.ndarray:
-        """:meth:`add_many`, returning which points were new (a boolean per point)."""
+        """Add points in any order (O(n) each); returns which were new (a boolean each)."""
         times, mags, errs = self._checked(t, mag, err)
         self._reserve(len(times))
         added = np.zeros(len(times), dtype=np.bool_)
         self._n += int(
-            _kernels.insert_points_flagged(
+            _kernels.insert_points(
                 self._points,
                 self._n,
                 times,

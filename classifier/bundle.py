@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from classifier.features import Periodogram
+from classifier.features import EARLIER_MODELS_PERIODOGRAM, Periodogram
 from classifier.grid import DmDtGrid, GridError
 
 CARD = "card.json"
@@ -41,7 +41,7 @@ class ModelCard(BaseModel):
     input_scale: float
     inputs: dict[str, list[int | None]]
     feature_names: list[str] | None = None
-    periodogram: Periodogram = "fixed"  # how the periodogram features are computed
+    periodogram: Periodogram = EARLIER_MODELS_PERIODOGRAM  # how periodogram features are made
     temperature: float = Field(gt=0)
     unknown_threshold: float = Field(ge=0, le=1)
     min_points: int = Field(ge=2)

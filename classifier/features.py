@@ -30,7 +30,8 @@ from classifier.lightcurve import LightCurve
 
 Periodogram = Literal["fixed", "refined"]
 PERIODOGRAMS: tuple[str, ...] = get_args(Periodogram)
-NEW_MODELS_PERIODOGRAM: Periodogram = "refined"  # cards without the field: "fixed"
+NEW_MODELS_PERIODOGRAM: Periodogram = "refined"
+EARLIER_MODELS_PERIODOGRAM: Periodogram = "fixed"  # cards and runs that do not name one
 _MIN_ERR = 1e-3  # light-curve weights by 1/err^2: a zero error would be an infinite weight
 
 

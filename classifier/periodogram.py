@@ -33,7 +33,6 @@ import numpy as np
 
 MAX_ANGULAR_FREQUENCY = 2.0 * np.pi * 12.0  # periods down to 2 hours
 MIN_GRID_POWER, MAX_GRID_POWER = 10, 17
-FIXED_SAMPLES_PER_PEAK = 3.6  # the fixed 2**17 grid over an 8-year baseline
 COARSE_SAMPLES_PER_PEAK = 2.0
 CANDIDATES = 8
 REFINE_POINTS = 33  # across two coarse steps: 16 samples a coarse step

@@ -14,7 +14,6 @@ from typing import Any
 
 import redis
 from redis.cluster import ClusterPipeline, RedisCluster
-from redis.commands.core import Script as RedisScript
 from redis.exceptions import NoScriptError
 
 RedisClient = redis.Redis | RedisCluster
@@ -26,14 +25,6 @@ def connect(url: str, cluster: bool = False, **options: Any) -> RedisClient:
     if cluster:
         return RedisCluster.from_url(url, **options)
     return redis.Redis.from_url(url, **options)
-
-
-def queue_script(pipe: Any, script: RedisScript, keys: Sequence[str], args: Sequence[Any]) -> None:
-    """Queue ``script`` on ``pipe`` (a pipeline of either kind)."""
-    if isinstance(pipe, ClusterPipeline):
-        pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
-    else:
-        script(keys=list(keys), args=list(args), client=pipe)
 
 
 Call = tuple[Sequence[str], Sequence[Any]]  # keys, args

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from stream import keys
 from stream.redis_client import RedisClient
@@ -61,6 +62,13 @@ for i = 1, #claims, 2 do
 end
 return requeued
 """
+
+
+@dataclass(frozen=True)
+class QueueState:
+    waiting: int  # queued, to be claimed
+    deferred: int  # held back by the rescoring policy
+    oldest_alert_time: float | None  # of the alerts not yet scored, queued or deferred
 
 
 def shard_of(object_id: str, shards: int) -> int:
@@ -109,7 +117,8 @@ class ScoringQueue:
         return sum(int(n) for n in pipe.execute())
 
     def depth(self) -> int:
-        return self._sum("zcard")
+        """Objects waiting to be claimed (deferred ones aside)."""
+        return self.state().waiting
 
     def claimed(self) -> int:
         return self._sum("hlen", keys.CLAIMS_SUFFIX)
@@ -134,10 +143,6 @@ class ScoringQueue:
         for shard, ids in self._by_shard(object_ids).items():
             self.client.hdel(keys.claims(shard), *ids)
 
-    def deferred(self) -> int:
-        """Objects deferred by the rescoring policy."""
-        return self._sum("zcard", keys.DEFERRED_SUFFIX)
-
     def defer(self, items: Iterable[tuple[str, float, float]]) -> None:
         """Move claimed (object id, oldest alert time, due time) to the deferred sets: the
         claim script queues each again once due (the earliest due time and alert time of
@@ -150,14 +155,17 @@ class ScoringQueue:
             pipe.hdel(keys.claims(shard), *ids)
             pipe.execute()
 
-    def oldest_alert_time(self) -> float | None:
-        """The time of the oldest alert not yet scored, queued or deferred (None: none)."""
+    def state(self) -> QueueState:
+        """What waits, in one round trip over every shard."""
         pipe = self.client.pipeline(transaction=False)
         for shard in self.shards:
+            pipe.zcard(shard)
+            pipe.zcard(keys.deferred(shard))
             pipe.zrange(shard, 0, 0, withscores=True)
             pipe.zrange(keys.deferred_since(shard), 0, 0, withscores=True)
-        times = [score for reply in pipe.execute() for _, score in reply]
-        return min(times, default=None)
+        replies = pipe.execute()
+        times = [score for reply in replies[2::4] + replies[3::4] for _, score in reply]
+        return QueueState(sum(replies[0::4]), sum(replies[1::4]), min(times, default=None))
 
     def release(self, claims: Iterable[tuple[str, float]]) -> None:
         """Put claimed (object id, alert time) back in the queue now: their batch failed."""

@@ -243,6 +243,7 @@ class ObjectStore:
         objects changed meanwhile, which are no longer hot."""
         entries = self._entries(grouped)
         writes: dict[str, _Write] = {}
+        checks: set[str] = set()  # hot objects with nothing new: only their version checked
         try:
             for oid, alerts in grouped.items():
                 entry = entries[oid]
@@ -260,6 +261,7 @@ class ObjectStore:
                     writes[oid] = self._write(oid, entry, update)
                 elif entry.cached:  # nothing new, as far as the cache knows: is it current?
                     writes[oid] = _Write([keys.meta(oid)], [entry.version, -1])
+                    checks.add(oid)
             outcomes = self._compare_and_set.run([(w.keys, w.args) for w in writes.values()])
         except BaseException:
             for oid in writes:  # applied in memory, perhaps not in Redis
@@ -271,7 +273,7 @@ class ObjectStore:
             if not done:  # changed by another writer, or lost by Redis: read it again
                 self.hot.drop(oid)
                 conflicts.append(oid)
-            elif writes[oid].args[1] != -1:
+            elif oid not in checks:
                 entry.version += 1
                 entry.full_write.clear()
                 entry.cached = True
@@ -424,7 +426,3 @@ class ObjectStore:
                 points = sum(result["points_per_band"].values())
                 found[oid] = LastScoring(result["data_version"], result["scored_at"], points)
         return found
-
-    def scored_versions(self, object_ids: Sequence[str]) -> dict[str, int]:
-        """The data version each object's latest classification scored (unscored: absent)."""
-        return {oid: last.version for oid, last in self.last_scorings(object_ids).items()}

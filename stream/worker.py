@@ -90,14 +90,15 @@ class ScoringWorker:
 
     def housekeeping(self) -> None:
         """Claims a dead worker left behind for longer than the lease go back to the queue
-        (checked every ``LEASE_CHECK_S``); the queue depth is exported."""
+        (checked every ``LEASE_CHECK_S``); the queue's state is exported."""
         if time.monotonic() - self._lease_checked > min(LEASE_CHECK_S, self.claim_lease_s):
             if requeued := self.queue.requeue_expired(self.claim_lease_s):
                 log.warning("%d objects claimed by a dead worker queued again", requeued)
             self._lease_checked = time.monotonic()
-        metrics.QUEUE_DEPTH.set(self.queue.depth())
-        metrics.DEFERRED.set(self.queue.deferred())
-        oldest = self.queue.oldest_alert_time()
+        state = self.queue.state()
+        metrics.QUEUE_DEPTH.set(state.waiting)
+        metrics.DEFERRED.set(state.deferred)
+        oldest = state.oldest_alert_time
         metrics.OLDEST_UNSCORED.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
 
     def close(self) -> None:

@@ -67,16 +67,16 @@ def _complete(store: ObjectStore, expected: dict) -> bool:
 
 
 def _scored(store: ObjectStore, expected: dict) -> bool:
-    versions = store.scored_versions(list(expected))
+    lasts = store.last_scorings(list(expected))
     return all(
-        versions.get(stored.object_id) == stored.version
+        stored.object_id in lasts and lasts[stored.object_id].version == stored.version
         for stored in store.load_many(list(expected))
     )
 
 
 def worker_scored(store: ObjectStore, expected: dict) -> bool:
     """The worker has written a result for at least one object."""
-    return bool(store.scored_versions(list(expected)))
+    return bool(store.last_scorings(list(expected)))
 
 
 def _assert_exact(store: ObjectStore, expected: dict, fault: str, sent: int) -> None:

@@ -3,7 +3,7 @@ survive a worker killed mid-batch."""
 
 import time
 
-from stream.scoring_queue import ScoringQueue
+from stream.scoring_queue import QueueState, ScoringQueue
 
 
 def test_alerts_of_one_object_coalesce_keeping_the_oldest_time(redis_client):
@@ -46,14 +46,14 @@ def test_a_deferred_object_comes_back_when_due_with_its_oldest_alert_time(redis_
     due = time.time() + 0.3
     queue.defer([("busy", claimed["busy"], due)])
     queue.acknowledge(["other"])
-    assert queue.claimed() == 0 and queue.deferred() == 1
-    assert queue.oldest_alert_time() == 5.0  # deferred alerts count in the staleness
+    assert queue.claimed() == 0 and queue.state().deferred == 1
+    assert queue.state().oldest_alert_time == 5.0  # deferred alerts count in the staleness
     assert queue.pop_batch(10, max_wait_s=0.0, block_s=0.0) == []  # not due yet
     waited = []
     while not (batch := queue.pop_batch(10, max_wait_s=0.0, block_s=0.05)):
         waited.append(time.time())
     assert batch == [("busy", 5.0)] and time.time() >= due
-    assert queue.deferred() == 0 and queue.oldest_alert_time() is None
+    assert queue.state() == QueueState(0, 0, None)
 
 
 def test_a_new_alert_of_a_deferred_object_queues_it_as_usual(redis_client):
@@ -63,4 +63,4 @@ def test_a_new_alert_of_a_deferred_object_queues_it_as_usual(redis_client):
     queue.defer([("a", 1.0, time.time() + 3600)])
     queue.push({"a": 9.0})
     assert queue.pop_batch(5, max_wait_s=0.0) == [("a", 9.0)]
-    assert queue.deferred() == 1  # still deferred too: a result soon, another when due
+    assert queue.state().deferred == 1  # still deferred too: a result soon, another when due

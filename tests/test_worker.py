@@ -15,6 +15,7 @@ from classifier.accumulator import DmDtAccumulator
 from stream import lifecycle, metrics
 from stream.rescoring import LastScoring, RescoringPolicy
 from stream.results import StreamResult
+from stream.scoring_queue import QueueState
 from stream.store import StoredObject
 from stream.worker import ScoringWorker
 
@@ -72,14 +73,12 @@ class FakeQueue:
     def requeue_expired(self, lease_s):
         return 0
 
-    def depth(self):
-        return len(self.pending)
-
-    def deferred(self):
-        return len(getattr(self, "deferred_items", []))
-
-    def oldest_alert_time(self):
-        return min((t for _, t in self.pending), default=None)
+    def state(self):
+        return QueueState(
+            len(self.pending),
+            len(getattr(self, "deferred_items", [])),
+            min((t for _, t in self.pending), default=None),
+        )
 
 
 class FakeProducer:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.bundle import CARD, load_bundle
-from classifier.features import FEATURE_NAMES, Periodogram
+from classifier.features import EARLIER_MODELS_PERIODOGRAM, FEATURE_NAMES, Periodogram
 from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier, softmax
 from classifier.lightcurve import LightCurve
@@ -52,7 +52,7 @@ class Candidate:
     validation_macro_f1: float
     grid: DmDtGrid | None = None  # the grid a network's images are built on
     classes: tuple[str, ...] = CLASSES  # its answers, in column order
-    periodogram: Periodogram = "fixed"  # how its periodogram features are computed
+    periodogram: Periodogram = EARLIER_MODELS_PERIODOGRAM  # how its periodogram is computed
 
 
 def _network(folder: Path, validation_f1: float) -> Candidate:
@@ -99,7 +99,7 @@ def candidates(run_dir: Path) -> list[Candidate]:
             found.append(_network(folder, info["validation_macro_f1"]))
         elif (folder / forest.FILE).is_file():
             names = tuple(info.get("feature_names", FEATURE_NAMES))
-            periodogram = info.get("periodogram", "fixed")
+            periodogram = info.get("periodogram", EARLIER_MODELS_PERIODOGRAM)
             found.append(_forest(folder, info["validation_macro_f1"], names, periodogram))
     return found
 
