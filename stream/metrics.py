@@ -83,6 +83,10 @@ OBJECTS_SCORED = Counter("dmdt_objects_scored_total", "classifications written")
 OBJECTS_SKIPPED = Counter(
     "dmdt_objects_skipped_total", "objects taken but not scored, by reason", ["reason"]
 )
+RESULTS_SUPERSEDED = Counter(
+    "dmdt_results_superseded_total",
+    "results not written to Redis: another worker had scored a newer version of the object",
+)
 QUEUE_DEPTH = Gauge("dmdt_worker_queue_depth", "objects waiting to be scored")
 DEFERRED = Gauge("dmdt_worker_deferred", "objects the rescoring policy holds back")
 OBJECTS_DEFERRED = Counter(

@@ -79,6 +79,21 @@ redis.call('HINCRBY', KEYS[1], 'ver', 1)
 return 1
 """
 
+# KEYS: result, history.  ARGV: result JSON, its data version, last history index kept.
+# Written unless the result held was computed from a newer version of the object.
+_SAVE_RESULT = """
+local held = redis.call('GET', KEYS[1])
+if held then
+  local ok, found = pcall(cjson.decode, held)
+  local version = ok and tonumber(found['data_version'])
+  if version and version > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], 0, ARGV[3])
+return 1
+"""
+
 
 BandParts = tuple[bytes | None, bytes | None, bytes | None]  # points, counts, older blob
 
@@ -208,6 +223,7 @@ class ObjectStore:
         self.hot = HotObjects(int(hot_objects_mb * 2**20))
         self.cluster = isinstance(client, RedisCluster)
         self._compare_and_set = Script(client, _COMPARE_AND_SET)
+        self._save_result = Script(client, _SAVE_RESULT)
 
     def ping(self) -> None:
         """Raise a ``redis.RedisError`` unless the server answers."""
@@ -380,20 +396,31 @@ class ObjectStore:
         """Every stored band of the object (empty when unknown)."""
         return self.load_many([object_id])[0].bands
 
-    def save_results(self, bodies: Mapping[str, str], scored_at: float) -> None:
+    def save_results(self, bodies: Mapping[str, str], scored_at: float) -> list[str]:
         """Write each object's latest classification (object id -> the
         :class:`~stream.results.StreamResult` JSON the results topic got, all scored at
         ``scored_at``), its history (the last :data:`~stream.keys.HISTORY`) and its place in
-        the latest ranking, in one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        for object_id, body in bodies.items():
-            pipe.set(keys.result(object_id), body)
-            pipe.lpush(keys.history(object_id), body)
-            pipe.ltrim(keys.history(object_id), 0, keys.HISTORY - 1)
-            pipe.zadd(keys.LATEST, {object_id: scored_at})
-        if bodies:
+        the latest ranking, in two round trips. A result computed from an older version of
+        the object than the one Redis holds (two workers scored it in turn, the later one
+        finishing first) is not written; returns those objects."""
+        items = list(bodies.items())
+        written = self._save_result.run(
+            [
+                (
+                    [keys.result(oid), keys.history(oid)],
+                    [body, json.loads(body)["data_version"], keys.HISTORY - 1],
+                )
+                for oid, body in items
+            ]
+        )
+        kept = [oid for (oid, _), done in zip(items, written, strict=True) if done]
+        superseded = [oid for (oid, _), done in zip(items, written, strict=True) if not done]
+        if kept:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zadd(keys.LATEST, dict.fromkeys(kept, scored_at))
             pipe.zremrangebyrank(keys.LATEST, 0, -keys.LATEST_KEPT - 1)
-        pipe.execute()
+            pipe.execute()
+        return superseded
 
     def load_history(self, object_id: str) -> list[StreamResult]:
         """The object's last classifications, newest first."""

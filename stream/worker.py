@@ -177,4 +177,6 @@ class ScoringWorker:
             for object_id, body in bodies.items():
                 self.results.send(self.results_topic, key=object_id, value=body)
             self.results.confirm()
-        self.store.save_results(bodies, results[0].scored_at)
+        superseded = self.store.save_results(bodies, results[0].scored_at)
+        if superseded:  # delivered all the same: a result carries its data version
+            metrics.RESULTS_SUPERSEDED.inc(len(superseded))

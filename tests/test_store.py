@@ -1,5 +1,6 @@
 """stream.store on a real Redis-protocol server (embedded Valkey, or REDIS_URL)."""
 
+import json
 import threading
 
 import numpy as np
@@ -257,3 +258,27 @@ def test_hot_objects_stay_within_their_memory_budget():
     assert hot.nbytes == 3 * size
     hot.put("huge", entry(10_000))  # larger than the whole budget: not kept
     assert hot.get("huge") is None and len(hot) == 3
+
+
+def _scoring(object_id: str, version: int, label: str) -> str:
+    return json.dumps({"object_id": object_id, "label": label, "data_version": version})
+
+
+def test_a_result_of_an_older_version_never_replaces_a_newer_one(redis_client):
+    """Two workers score an object in turn (an alert came while the first scored it); the
+    first finishes last. Redis keeps the newer result, and its history gets no stale entry."""
+    store = ObjectStore(redis_client, GRID)
+    assert (
+        store.save_results({"x": _scoring("x", 6, "RRab"), "y": _scoring("y", 1, "EW")}, 2.0) == []
+    )
+    assert store.save_results({"x": _scoring("x", 5, "EA"), "y": _scoring("y", 1, "EA")}, 3.0) == [
+        "x"
+    ]
+    assert json.loads(redis_client.get(keys.result("x")))["label"] == "RRab"
+    assert [
+        json.loads(b)["data_version"] for b in redis_client.lrange(keys.history("x"), 0, -1)
+    ] == [6]
+    assert json.loads(redis_client.get(keys.result("y")))["label"] == "EA"  # same version: written
+    assert redis_client.zscore(keys.LATEST, "x") == 2.0
+    assert store.save_results({"x": _scoring("x", 7, "RRc")}, 4.0) == []
+    assert json.loads(redis_client.get(keys.result("x")))["label"] == "RRc"

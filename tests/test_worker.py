@@ -46,6 +46,7 @@ class FakeStore:
 
     def save_results(self, bodies, scored_at):
         self.saved.extend(StreamResult.model_validate_json(body) for body in bodies.values())
+        return []
 
 
 class FakeQueue:
