@@ -125,9 +125,10 @@ def follow_results(
     **keep: Any,
 ) -> Iterator[StreamResult]:
     """The results topic's classifications that pass :class:`ResultFilter` (``keep``: its
-    fields), as they come; ends after ``idle_s`` without a message once the topic's
-    partitions are assigned (None: never). A message that is not a result is skipped."""
-    from confluent_kafka import Consumer  # noqa: PLC0415 (only this function needs Kafka)
+    fields), as they come; ends after ``idle_s`` without a message once every assigned
+    partition has been read to its end (None: never). A message that is not a result is
+    skipped."""
+    from confluent_kafka import Consumer, KafkaError  # noqa: PLC0415 (only here needs Kafka)
 
     wanted = ResultFilter(**keep)
     consumer = Consumer(
@@ -136,21 +137,28 @@ def follow_results(
             "group.id": group or f"dmdt-client-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest" if from_start else "latest",
             "enable.auto.commit": group is not None,
+            "enable.partition.eof": True,
             "session.timeout.ms": 6000,
             "heartbeat.interval.ms": 1000,
         }
     )
-    assigned: list[object] = []
-    consumer.subscribe([topic], on_assign=lambda _consumer, parts: assigned.append(parts))
+    caught_up = _CaughtUp()
+    consumer.subscribe([topic], on_assign=caught_up.assigned, on_revoke=caught_up.revoked)
     try:
         while True:
-            message = consumer.poll(idle_s if idle_s is not None and assigned else 1.0)
+            wait = idle_s if idle_s is not None and caught_up.all() else None
+            message = consumer.poll(1.0 if wait is None else wait)
             if message is None:
-                if idle_s is not None and assigned:
+                if wait is not None:
                     return
                 continue
-            if message.error() is not None:
+            place = (str(message.topic()), int(message.partition() or 0))
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    caught_up.at_end.add(place)
                 continue
+            caught_up.at_end.discard(place)
             try:
                 result = StreamResult.model_validate_json(message.value() or b"")
             except ValueError:
@@ -159,3 +167,23 @@ def follow_results(
                 yield result
     finally:
         consumer.close()
+
+
+class _CaughtUp:
+    """Which assigned partitions a consumer has read to their end (their end-of-partition
+    event came, and no message since)."""
+
+    def __init__(self) -> None:
+        self.partitions: set[tuple[str, int]] = set()
+        self.at_end: set[tuple[str, int]] = set()
+
+    def assigned(self, _consumer: object, parts: list) -> None:
+        self.partitions |= {(p.topic, p.partition) for p in parts}
+
+    def revoked(self, _consumer: object, parts: list) -> None:
+        for p in parts:
+            self.partitions.discard((p.topic, p.partition))
+            self.at_end.discard((p.topic, p.partition))
+
+    def all(self) -> bool:
+        return bool(self.partitions) and self.partitions <= self.at_end

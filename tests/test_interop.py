@@ -137,7 +137,7 @@ def test_following_the_results_topic_with_filters(kafka_bootstrap):
         kafka_bootstrap,
         topic,
         from_start=True,
-        idle_s=5.0,
+        idle_s=0.5,
         labels={"RRab", "RRc"},
         min_probability=0.8,
         bands={"r"},
