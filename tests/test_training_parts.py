@@ -3,12 +3,22 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import f1_score
 
 from classifier.lightcurve import LightCurve
 from training.augment import MIN_POINTS, partial_view, with_partial_views
 from training.backgrounds import compute_backgrounds, robust_pca
 from training.dataset import Split, label_of
-from training.fit import as_mask, class_weights, fit_temperature, set_loss
+from training.fit import (
+    FitConfig,
+    WeightAverage,
+    as_mask,
+    class_weights,
+    fit,
+    fit_temperature,
+    predict_logits,
+    set_loss,
+)
 from training.label_sets import label_mask
 from training.metrics import (
     classification_metrics,
@@ -179,3 +189,49 @@ def test_prior_shift_favours_the_papers_majority_class():
     shifted = shift_to_paper_prior(uncertain, np.full(7, 100.0))
     assert shifted.argmax() == CLASSES.index("EW")
     assert shifted[0, 0] == pytest.approx(30743 / 45851)
+
+
+def test_the_weights_average_follows_the_steps_and_copies_counters():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    average = WeightAverage(model, decay=0.75)
+    before = model[0].weight.detach().clone()
+    with torch.no_grad():
+        model[0].weight.add_(4.0)
+        model[1].num_batches_tracked.fill_(7)
+    average.update(model)
+    # One step: 3/4 of the old weights and 1/4 of the new; an integer counter is copied.
+    assert torch.allclose(average.model[0].weight, before + 1.0)
+    assert int(average.model[1].num_batches_tracked) == 7
+    assert model[0].weight.requires_grad  # the trained model is left as it was
+
+
+def test_a_cosine_schedule_with_averaged_weights_trains_and_bad_settings_are_refused():
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (240, 4)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = torch.nn.Sequential(
+                torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+            )
+
+        def forward(self, features):
+            return self.layers(features)
+
+    config = FitConfig(
+        lr=0.02, max_epochs=15, patience=15, schedule="cosine", weight_average=0.9, batch_size=32
+    )
+    torch.manual_seed(0)
+    result = fit(Net(), {"features": x}, y, {"features": x}, y, 2, config)
+    assert [h["epoch"] for h in result.history] == list(range(1, 16))
+    best = result.history[result.best_epoch - 1]["val_macro_f1"]
+    assert best > 0.9
+    # The weights returned are the averaged ones that were validated at the best epoch.
+    predicted = predict_logits(result.model, {"features": x}).argmax(axis=1)
+    assert f1_score(y, predicted, average="macro") == pytest.approx(best)
+    with pytest.raises(ValueError, match="schedule 'linear'"):
+        FitConfig(schedule="linear")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"weight_average 1\.0"):
+        FitConfig(weight_average=1.0)

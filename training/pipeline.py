@@ -33,7 +33,14 @@ from training.cadences import CADENCES
 from training.dataset import Example, Split, list_css, load_examples
 from training.eros_members import eros_members
 from training.export import write_bundle
-from training.fit import PAPER_FIT, FitConfig, fit, fit_temperature, predict_logits
+from training.fit import (
+    PAPER_FIT,
+    FitConfig,
+    Schedule,
+    fit,
+    fit_temperature,
+    predict_logits,
+)
 from training.label_sets import label_mask
 from training.nets import ARCHITECTURES, build, uses_features
 from training.other_class import OTHER, OtherSources, other_curves
@@ -59,6 +66,8 @@ class TrainSettings:
     eros_limit: int | None = None  # at most this many EROS curves a type and band
     architectures: tuple[str, ...] = ARCHITECTURES
     max_epochs: int | None = None  # None: each architecture's default
+    schedule: Schedule = "plateau"  # the learning rate's (training/fit.py)
+    weight_average: float = 0.0  # decay of the weights' moving average a step (0: none)
     per_class: int | None = None  # keep at most this many curves a class (quick runs, tests)
     version: str = defaults.MODEL_VERSION
     extra: dict[str, str] = field(default_factory=dict)
@@ -86,6 +95,8 @@ def _fit_config(architecture: str, settings: TrainSettings) -> FitConfig:
         max_epochs=epochs,
         patience=min(base.patience, max(epochs // 2, 1)),
         seed=settings.seed,
+        schedule=settings.schedule,
+        weight_average=settings.weight_average,
     )
 
 
@@ -175,6 +186,8 @@ def _training_data(
         "cadence_views": f"{settings.cadence_views} a curve of each of "
         f"{', '.join(CADENCES)} (training/cadences.py), half cut to their first k points",
         "features": list(settings.features),
+        "fit": f"learning rate schedule {settings.schedule}, weights' moving average "
+        + (f"decay {settings.weight_average} a step" if settings.weight_average else "none"),
     }
     if other_sources:
         training_data["other"] = {

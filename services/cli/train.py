@@ -19,6 +19,13 @@ from services.cli.evaluate import evaluate_run
 _KEPT = ("card.json", "model.onnx")
 
 
+def _decay(text: str) -> float:
+    value = share(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a decay below 1 (1 would never move)")
+    return value
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train",
@@ -136,6 +143,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--epochs", type=int, default=None, help="maximum epochs per network")
     train.add_argument(
+        "--schedule",
+        choices=("plateau", "cosine"),  # training.fit.SCHEDULES (torch is not imported here)
+        default="plateau",
+        help="learning rate: halved when validation stalls (plateau) or a cosine decay over "
+        "the epochs (cosine)",
+    )
+    train.add_argument(
+        "--weight-average",
+        type=_decay,
+        default=0.0,
+        metavar="DECAY",
+        help="validate and keep a moving average of the weights, DECAY a step (e.g. 0.999; "
+        "default 0: the weights as trained)",
+    )
+    train.add_argument(
         "--per-class",
         type=int,
         default=None,
@@ -180,6 +202,8 @@ def run(args: argparse.Namespace) -> None:
         eros_dir=args.eros,
         eros_limit=args.eros_limit,
         max_epochs=args.epochs,
+        schedule=args.schedule,
+        weight_average=args.weight_average,
         per_class=args.per_class,
     )
     train(settings)
