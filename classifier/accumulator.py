@@ -339,3 +339,11 @@ class DmDtAccumulator:
             acc._points[2, :n] = np.nan
         acc._n = n
         return acc
+
+
+def load_kernels(grid: DmDtGrid) -> None:
+    """Load the compiled kernels an update runs (from numba's disk cache; compiled on a first
+    start), so that a process's first alert does not wait for them (~0.3 s)."""
+    warm = DmDtAccumulator(grid)
+    warm.add_new(np.array([0.0, 1.0]), np.array([15.0, 15.1]), np.array([0.1, 0.1]))
+    DmDtAccumulator.from_parts(points_bytes(*warm.points()), warm.counts_bytes(), grid)

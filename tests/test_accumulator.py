@@ -1,4 +1,6 @@
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -206,3 +208,19 @@ def test_light_curve_view_of_the_state():
     lc = acc.light_curve(band="r", object_id="ZTF1")
     assert lc.t.tolist() == [1.0, 2.0, 3.0] and lc.err.tolist() == [0.2, 0.1, 0.3]
     assert np.array_equal(CRTS.counts(lc), acc.counts)
+
+
+def test_load_kernels_leaves_the_update_kernels_compiled_in_a_fresh_process():
+    script = (
+        "from classifier import _kernels\n"
+        "from classifier.accumulator import load_kernels\n"
+        "from classifier.grid import DmDtGrid\n"
+        "assert not _kernels.insert_points.signatures\n"
+        "load_kernels(DmDtGrid.preset('crts'))\n"
+        "print(len(_kernels.insert_points.signatures))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 1

@@ -41,12 +41,14 @@ def alert_decoders(settings: Settings) -> dict[str, AlertDecoder]:
 def build_ingest(settings: Settings, bundle: ModelBundle, client: RedisClient) -> AlertIngest:
     from confluent_kafka import Consumer, Producer  # noqa: PLC0415
 
+    from classifier.accumulator import load_kernels  # noqa: PLC0415
     from stream.consumer import AlertIngest  # noqa: PLC0415
     from stream.kafka import consumer_config, ensure_topics, producer_config  # noqa: PLC0415
     from stream.scoring_queue import ScoringQueue  # noqa: PLC0415
     from stream.store import ObjectStore  # noqa: PLC0415
 
     decoders = alert_decoders(settings)
+    load_kernels(bundle.grid)
     ensure_topics(settings.kafka_bootstrap, [*decoders, settings.dead_letter_topic])
     return AlertIngest(
         consumer=Consumer(
