@@ -191,18 +191,24 @@ def test_prior_shift_favours_the_papers_majority_class():
     assert shifted[0, 0] == pytest.approx(30743 / 45851)
 
 
-def test_the_weights_average_follows_the_steps_and_copies_counters():
+def test_the_weights_average_follows_the_steps_and_measures_its_own_batch_norms():
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
     average = WeightAverage(model, decay=0.75)
     before = model[0].weight.detach().clone()
     with torch.no_grad():
         model[0].weight.add_(4.0)
-        model[1].num_batches_tracked.fill_(7)
     average.update(model)
-    # One step: 3/4 of the old weights and 1/4 of the new; an integer counter is copied.
+    # One step: 3/4 of the old weights and 1/4 of the new.
     assert torch.allclose(average.model[0].weight, before + 1.0)
-    assert int(average.model[1].num_batches_tracked) == 7
     assert model[0].weight.requires_grad  # the trained model is left as it was
+    x = torch.as_tensor(np.random.default_rng(3).normal(2.0, 3.0, (64, 2)), dtype=torch.float32)
+    average.recalibrate({"input": x}, torch.arange(48), batch_size=16)
+    linear = average.model[0]
+    seen = (x[:48] @ linear.weight.T + linear.bias).detach()
+    # The exact mean over the rows given, whatever the norm's momentum in training.
+    assert torch.allclose(average.model[1].running_mean, seen.mean(dim=0), atol=1e-5)
+    assert average.model[1].momentum == 0.1
+    assert not average.model.training
 
 
 def test_a_cosine_schedule_with_averaged_weights_trains_and_bad_settings_are_refused():

@@ -48,6 +48,8 @@ class FitConfig:
             raise ValueError(f"weight_average {self.weight_average}: expected 0 <= decay < 1")
 
 
+RECALIBRATION_ROWS = 4096  # training rows the averaged weights' batch norms are measured on
+
 # The paper's optimiser settings for its network (Adam, lr 2e-4, L2 2.5e-3).
 PAPER_FIT = FitConfig(lr=2e-4, weight_decay=2.5e-3, batch_size=64, max_epochs=400, patience=40)
 
@@ -124,21 +126,38 @@ def _restart_epoch_norms(model: nn.Module) -> None:
 
 
 class WeightAverage:
-    """An exponential moving average of a model's floating-point state (weights and
-    batch-norm statistics), updated after each step; other state is copied."""
+    """An exponential moving average of a model's weights, updated after each step. Its
+    batch-norm statistics are measured again before it is used (:meth:`recalibrate`): the
+    running statistics of the steps belong to none of the averaged weights."""
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
         self.model = copy.deepcopy(model)
-        self._averaged = list(self.model.state_dict().values())
+        self._averaged = list(self.model.parameters())
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        for averaged, current in zip(self._averaged, model.state_dict().values(), strict=True):
-            if averaged.is_floating_point():
-                averaged.lerp_(current, 1.0 - self.decay)
-            else:
-                averaged.copy_(current)
+        for averaged, current in zip(self._averaged, model.parameters(), strict=True):
+            averaged.lerp_(current, 1.0 - self.decay)
+
+    @torch.no_grad()
+    def recalibrate(
+        self, inputs: dict[str, torch.Tensor], rows: torch.Tensor, batch_size: int
+    ) -> None:
+        """The batch norms' statistics of the averaged weights: the exact mean over
+        ``rows`` of the training ``inputs``, passed in batches as in training."""
+        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [norm.momentum for norm in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # a cumulative average
+        self.model.train()
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            self.model(**{k: v[batch] for k, v in inputs.items()})
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        self.model.eval()
 
 
 def _scheduler(optimiser: torch.optim.Optimizer, config: FitConfig) -> Any:
@@ -193,6 +212,8 @@ def fit(
             if average is not None:
                 average.update(model)
             total += float(loss.detach()) * len(batch)
+        if average is not None:
+            average.recalibrate(tensors, order[:RECALIBRATION_ROWS], config.batch_size)
         predicted = predict_logits(judged, val).argmax(axis=1)
         val_f1 = float(f1_score(val_labels, predicted, average="macro"))
         if config.schedule == "plateau":
