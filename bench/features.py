@@ -14,6 +14,12 @@ changes in a model's answers.
    share of changed labels and unknown flags, and the largest change of a probability. A
    model is trained with one method (its card's ``periodogram``); this says how far the
    other is from it.
+3. **reuse**: a stream rescoring a band whose last coarse pass it kept
+   (:class:`classifier.periodogram.CoarsePass`), one point later (a rescoring at each alert)
+   and at the most growth a pass serves: the refined periodogram's cost with the pass
+   against computing it afresh (the baseline, same run), the share of curves the pass served
+   (it does not when the baseline grew more), and, for a bundle trained with the refined
+   periodogram (``--model``), its answers with the pass against afresh.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import light_curve as lcf
 import numpy as np
@@ -139,23 +146,88 @@ def bench_answers(curves: Sequence[LightCurve], model_name: str | None) -> None:
     )
     print("|---|---:|---:|---:|---:|---:|")
     for label, chosen in _views(curves).items():
-        image = model_inputs(chosen, bundle.grid, None)
-        answers = []
-        for method in PERIODOGRAMS:
-            inputs = dict(image)
-            if bundle.feature_names is not None:
-                inputs["features"] = feature_matrix(
-                    chosen, names=bundle.feature_names, periodogram=method
-                )
-            answers.append(model.predict_inputs(inputs))
-        before, after = answers
-        change = np.abs(before.probabilities - after.probabilities).max(axis=1)
-        labels_changed = np.mean(np.array(before.labels) != np.array(after.labels))
-        print(
-            f"| {label} | {len(chosen)} | {labels_changed:.3%} | "
-            f"{np.mean(before.unknown != after.unknown):.3%} | {change.max():.3f} | "
-            f"{np.percentile(change, 99):.3f} |"
+        answers = [
+            _answers(model, chosen, lambda method=method: {"periodogram": method})
+            for method in PERIODOGRAMS
+        ]
+        print(_changes(label, *answers))
+
+
+def _answers(model: OnnxClassifier, chosen: list[LightCurve], how: Callable[[], dict]) -> Any:
+    """The model's answers on ``chosen``, its features computed with ``how()``'s arguments."""
+    bundle = model.bundle
+    inputs = model_inputs(chosen, bundle.grid, None)
+    if bundle.feature_names is not None:
+        inputs["features"] = feature_matrix(chosen, names=bundle.feature_names, **how())
+    return model.predict_inputs(inputs)
+
+
+def _changes(label: str, before: Any, after: Any) -> str:
+    """A table row: how far two sets of answers on the same curves are."""
+    change = np.abs(before.probabilities - after.probabilities).max(axis=1)
+    labels_changed = np.mean(np.array(before.labels) != np.array(after.labels))
+    return (
+        f"| {label} | {len(change)} | {labels_changed:.3%} | "
+        f"{np.mean(before.unknown != after.unknown):.3%} | {change.max():.3f} | "
+        f"{np.percentile(change, 99):.3f} |"
+    )
+
+
+def _grown(curves: Sequence[LightCurve]) -> dict[str, list[tuple[LightCurve, LightCurve]]]:
+    """(curve when its pass was computed, the curve when scored again) pairs: one point more
+    (a rescoring at each alert) and the most growth a pass serves."""
+    most = 1.0 + pg.REUSE_GROWTH
+    long = [c for c in curves if len(c) >= 100 * most]
+    return {
+        "first 40 -> 41 points": [(c.first(PREFIX), c.first(PREFIX + 1)) for c in curves],
+        "first 100 -> 101 points": [(c.first(100), c.first(101)) for c in long],
+        f"first 100 -> {int(100 * most)} points": [
+            (c.first(100), c.first(int(100 * most))) for c in long
+        ],
+        "whole: n - 1 -> n points": [(c.first(len(c) - 1), c) for c in curves],
+        f"whole: n / {most:g} -> n points": [(c.first(int(len(c) / most) + 1), c) for c in curves],
+    }
+
+
+def bench_reuse(curves: Sequence[LightCurve], model_name: str | None) -> None:
+    model = OnnxClassifier(find_bundle(model_name))
+    bundle = model.bundle
+    refined = bundle.periodogram == "refined" and bundle.feature_names is not None
+    print(
+        f"\n## reuse of a kept coarse pass ({len(curves)} CSS curves; answers of {bundle.name} "
+        f"{bundle.card.version}, " + ("refined" if refined else "not refined: no answers") + ")"
+    )
+    print(
+        "| curves | served | afresh us | with the pass us | ratio | labels changed | "
+        "unknown flag changed | max abs prob change | p99 abs prob change |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, pairs in _grown(curves).items():
+        passes: list = [None] * len(pairs)
+        pg.refined_periodograms([_series(a) for a, _ in pairs], n_jobs=1, passes=passes)
+        grown = [_series(b) for _, b in pairs]
+        served = np.mean(
+            [p.serves(len(t), t[-1] - t[0]) for p, (t, _, _) in zip(passes, grown, strict=True)]
         )
+        afresh = _seconds_per_curve(
+            lambda grown=grown: pg.refined_periodograms(grown, n_jobs=1), len(grown)
+        )
+        reused = _seconds_per_curve(
+            lambda grown=grown, passes=passes: pg.refined_periodograms(
+                grown, n_jobs=1, passes=list(passes)
+            ),
+            len(grown),
+        )
+        row = (
+            f"| {label} | {served:.1%} | {afresh * 1e6:,.1f} | {reused * 1e6:,.1f} | "
+            f"{reused / afresh:.3f} |"
+        )
+        if refined:
+            curves_now = [b for _, b in pairs]
+            before = _answers(model, curves_now, dict)
+            after = _answers(model, curves_now, lambda kept=passes: {"passes": list(kept)})
+            row += _changes("", before, after).split("|", 3)[3]
+        print(row)
 
 
 def main() -> None:
@@ -163,13 +235,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--curves", type=int, default=400)
     parser.add_argument("--model", default=None, help="bundle (default: the default model)")
-    parser.add_argument("--only", choices=("cost", "answers"))
+    parser.add_argument("--only", choices=("cost", "answers", "reuse"))
     args = parser.parse_args()
     curves = css_curves(args.data / "crts_css" / "lightcurves", args.curves)
     if args.only in (None, "cost"):
         bench_cost(curves)
     if args.only in (None, "answers"):
         bench_answers(curves, args.model)
+    if args.only in (None, "reuse"):
+        bench_reuse(curves, args.model)
 
 
 if __name__ == "__main__":

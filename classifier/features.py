@@ -110,13 +110,15 @@ def feature_matrix(
     n_jobs: int = -1,
     names: Sequence[str] = FEATURE_NAMES,
     periodogram: Periodogram = NEW_MODELS_PERIODOGRAM,
+    passes: list[pg.CoarsePass | None] | None = None,
 ) -> np.ndarray:
     """``float32`` matrix ``(len(curves), len(names))``, NaN and infinities as 0.
 
     ``periodogram``: ``fixed``, light-curve's fast periodogram on the fixed 2**17 grid (the
     1.x models); ``refined``, :func:`classifier.periodogram.refined_periodograms`. It is run
-    only when ``names`` has a periodogram feature. ``n_jobs`` threads (``-1``: one per core)
-    share the curves of the light-curve extractors.
+    only when ``names`` has a periodogram feature; ``passes``: the curves' last coarse passes
+    for the refined one to reuse, updated (:func:`~classifier.periodogram.refined_periodograms`).
+    ``n_jobs`` threads (``-1``: one per core) share the curves of the light-curve extractors.
 
     Examples
     --------
@@ -138,7 +140,7 @@ def feature_matrix(
         values = np.full((len(curves), n_basic + len(pg.NAMES)), np.nan)
         values[:, :n_basic] = _many(_basic(), series, n_jobs)
         if with_periodogram:
-            values[:, n_basic:] = pg.refined_periodograms(series, n_jobs)
+            values[:, n_basic:] = pg.refined_periodograms(series, n_jobs, passes)
     with np.errstate(divide="ignore", invalid="ignore"):
         for name in _PERIOD_NAMES:
             column = n_basic + pg.NAMES.index(name)

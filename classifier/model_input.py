@@ -24,6 +24,7 @@ from classifier.features import (
 from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
 from classifier.normalise import Normalisation, normalise
+from classifier.periodogram import CoarsePass
 
 IMAGE_NORMALISATION: Normalisation = "mahabal"
 IMAGE_SCALE = 1.0 / 255.0
@@ -58,13 +59,18 @@ def accumulator_inputs(
     accumulators: Sequence[DmDtAccumulator],
     features: Sequence[str] | None,
     periodogram: Periodogram = NEW_MODELS_PERIODOGRAM,
+    passes: list[CoarsePass | None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The same inputs from incrementally kept counts (the stream): no pair is re-binned."""
+    """The same inputs from incrementally kept counts (the stream): no pair is re-binned;
+    ``passes``: the curves' last coarse periodogram passes, reused and updated
+    (:func:`classifier.periodogram.refined_periodograms`)."""
     counts = np.stack([acc.counts for acc in accumulators])
     inputs = {"image": images_from_counts(counts, np.array([a.n_points for a in accumulators]))}
     if features is not None:
         curves = [acc.light_curve() for acc in accumulators]
-        inputs["features"] = feature_matrix(curves, names=features, periodogram=periodogram)
+        inputs["features"] = feature_matrix(
+            curves, names=features, periodogram=periodogram, passes=passes
+        )
     return inputs
 
 

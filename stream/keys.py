@@ -13,7 +13,9 @@ can cover them all):
 * ``dmdt:{oid}:meta``: a hash: ``ver`` (bumped by every change), ``alerts``,
   ``last_alert_time``;
 * ``dmdt:{oid}:result``: the worker's latest classification (JSON);
-* ``dmdt:{oid}:history``: its last :data:`HISTORY` classifications, newest first (a list).
+* ``dmdt:{oid}:history``: its last :data:`HISTORY` classifications, newest first (a list);
+* ``dmdt:{oid}:pgram:<band>``: the band's last coarse periodogram pass, which the worker
+  reuses while the band grows (:class:`classifier.periodogram.CoarsePass`).
 
 ``{dmdt:latest}`` ranks the objects by the time of their latest classification (the web
 page's live view), trimmed to the newest :data:`LATEST`.
@@ -96,6 +98,10 @@ def queue_shard(shard: int) -> str:
 
 def history(object_id: str) -> str:
     return object_key(object_id, "history")
+
+
+def coarse_pass(object_id: str, band: str) -> str:
+    return object_key(object_id, "pgram", band)
 
 
 def claims(queue: str) -> str:

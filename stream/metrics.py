@@ -83,6 +83,11 @@ OBJECTS_SCORED = Counter("dmdt_objects_scored_total", "classifications written")
 OBJECTS_SKIPPED = Counter(
     "dmdt_objects_skipped_total", "objects taken but not scored, by reason", ["reason"]
 )
+PERIODOGRAM_PASSES = Counter(
+    "dmdt_periodogram_passes_total",
+    "coarse periodogram passes of scored bands: computed, or reused from the last scoring",
+    ["outcome"],
+)
 RESULTS_SUPERSEDED = Counter(
     "dmdt_results_superseded_total",
     "results not written to Redis: another worker had scored a newer version of the object",

@@ -422,6 +422,23 @@ class ObjectStore:
             pipe.execute()
         return superseded
 
+    def coarse_passes(self, bands: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """The last coarse periodogram pass kept of each (object, band), as bytes (None:
+        none), in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for oid, band in bands:
+            pipe.get(keys.coarse_pass(oid, band))
+        return pipe.execute()
+
+    def keep_coarse_passes(self, passes: Mapping[tuple[str, str], bytes]) -> None:
+        """Keep each (object, band)'s coarse periodogram pass (bytes), in one round trip."""
+        if not passes:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for (oid, band), blob in passes.items():
+            pipe.set(keys.coarse_pass(oid, band), blob)
+        pipe.execute()
+
     def load_history(self, object_id: str) -> list[StreamResult]:
         """The object's last classifications, newest first."""
         blobs = self.client.lrange(keys.history(object_id), 0, keys.HISTORY - 1)

@@ -6,12 +6,15 @@ like Triton's dynamic batcher); read their stored counts; skip objects already s
 current version (a redelivered alert re-queues an unchanged object); defer the objects the
 rescoring policy (:mod:`stream.rescoring`) does not score yet; choose the band to score
 (:func:`classifier.selection.scoring_band`); build model inputs from the stored counts with the
-card's edges and normalisation (no pair is re-binned); run the model once; produce each result
-as JSON to the results topic, keyed by object id, and wait until the broker has taken them
-all; then write them to Redis; only then acknowledge the claims. A batch whose results were
-not delivered, or not written, goes back to the queue, and a worker killed mid-batch leaves
-its claims to be queued again when their lease expires. An object that fails on its own is
-set aside (:meth:`ScoringWorker.reject`) and the rest of its batch is scored.
+card's edges and normalisation (no pair is re-binned), the refined periodogram reusing each
+band's last coarse pass while the band grows by less than 20% (a
+:class:`classifier.periodogram.CoarsePass`, kept in Redis beside the object); run the model
+once; produce each result as JSON to the results topic, keyed by object id, and wait until
+the broker has taken them all; then write them to Redis; only then acknowledge the claims. A
+batch whose results were not delivered, or not written, goes back to the queue, and a worker
+killed mid-batch leaves its claims to be queued again when their lease expires. An object
+that fails on its own is set aside (:meth:`ScoringWorker.reject`) and the rest of its batch
+is scored.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 
 from classifier.inference import OnnxClassifier
 from classifier.model_input import accumulator_inputs
+from classifier.periodogram import CoarsePass
 from classifier.selection import scoring_band
 from classifier.verdict import verdicts
 from stream import metrics
@@ -117,7 +121,11 @@ class ScoringWorker:
             return []
         accumulators = [stored.bands[band] for stored, band in chosen]
         bundle = self.model.bundle
-        inputs = accumulator_inputs(accumulators, bundle.feature_names, bundle.periodogram)
+        passes = self._coarse_passes(chosen)
+        kept = list(passes) if passes is not None else []
+        inputs = accumulator_inputs(accumulators, bundle.feature_names, bundle.periodogram, passes)
+        if passes is not None:
+            self._keep_coarse_passes(chosen, kept, passes)
         answers = verdicts(self.model, inputs, [acc.n_points for acc in accumulators])
         now = time.time()
         results = [
@@ -141,6 +149,34 @@ class ScoringWorker:
         for result in results:
             metrics.ALERT_TO_RESULT.observe(max(0.0, done - result.alert_time))
         return results
+
+    def _coarse_passes(
+        self, chosen: list[tuple[StoredObject, str]]
+    ) -> list[CoarsePass | None] | None:
+        """The chosen bands' last coarse periodogram passes, for a model that computes the
+        refined periodogram (None for the others)."""
+        bundle = self.model.bundle
+        if bundle.periodogram != "refined" or not bundle.feature_names:
+            return None
+        blobs = self.store.coarse_passes([(stored.object_id, band) for stored, band in chosen])
+        return [None if blob is None else CoarsePass.from_bytes(blob) for blob in blobs]
+
+    def _keep_coarse_passes(
+        self,
+        chosen: list[tuple[StoredObject, str]],
+        before: list[CoarsePass | None],
+        after: list[CoarsePass | None],
+    ) -> None:
+        """Store the passes computed in this batch; count them and the reused ones."""
+        computed = {
+            (stored.object_id, band): new.to_bytes()
+            for (stored, band), old, new in zip(chosen, before, after, strict=True)
+            if new is not None and new is not old
+        }
+        self.store.keep_coarse_passes(computed)
+        metrics.PERIODOGRAM_PASSES.labels("computed").inc(len(computed))
+        reused = sum(new is not None and new is old for old, new in zip(before, after, strict=True))
+        metrics.PERIODOGRAM_PASSES.labels("reused").inc(reused)
 
     def _to_score(
         self, objects: list[StoredObject], alert_times: dict[str, float], now: float

@@ -77,3 +77,42 @@ def test_feature_vectors_differ_only_in_the_periodogram_columns():
     assert refined[:, column] == pytest.approx(fixed[:, column], abs=0.01)
     with pytest.raises(ValueError, match="periodogram must be one of"):
         feature_matrix(curves, periodogram="fast")  # type: ignore[arg-type]
+
+
+def _series(curve: LightCurve, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return curve.t[:n], curve.mag[:n], curve.err[:n]
+
+
+def test_a_kept_coarse_pass_serves_a_grown_curve_and_finds_its_period():
+    curve = _sinusoid(0.61, 140, 700.0)
+    passes: list = [None]
+    first = pg.refined_periodograms([_series(curve, 100)], passes=passes)[0]
+    kept = passes[0]
+    assert kept is not None and kept.n_points == 100
+    grown = _series(curve, 109)
+    reused = pg.refined_periodograms([grown], passes=passes)[0]
+    assert passes[0] is kept  # served: no coarse pass ran
+    fresh = pg.refined_periodograms([grown])[0]
+    # The refinement and the folding ran on all 109 points: the same best period as a
+    # fresh computation, and that of the star; only the kept S/N is the pass's.
+    assert reused[0] == pytest.approx(fresh[0], rel=1e-4)
+    assert reused[0] == pytest.approx(0.61, rel=1e-3)
+    assert reused[1] == first[1]
+    pg.refined_periodograms([_series(curve, 111)], passes=passes)
+    assert passes[0] is not kept and passes[0].n_points == 111  # grown by more: computed again
+    short: list = [None]
+    pg.refined_periodograms([_series(curve, 99)], passes=short)
+    kept_short = short[0]
+    pg.refined_periodograms([_series(curve, 100)], passes=short)
+    assert short[0] is not kept_short  # a pass of under 100 points is never reused
+
+
+def test_a_kept_pass_of_another_format_or_length_is_not_read():
+    kept = pg.CoarsePass(14, 100, 365.5, np.arange(2.0 * pg.CANDIDATES))
+    back = pg.CoarsePass.from_bytes(kept.to_bytes())
+    assert back is not None and (back.power, back.n_points, back.baseline) == (14, 100, 365.5)
+    assert back.peaks.tolist() == kept.peaks.tolist()
+    other_format = np.frombuffer(kept.to_bytes(), "<f8").copy()
+    other_format[0] = 2.0
+    assert pg.CoarsePass.from_bytes(other_format.tobytes()) is None
+    assert pg.CoarsePass.from_bytes(kept.to_bytes()[:-8]) is None

@@ -110,6 +110,8 @@ def test_every_key_of_an_object_shares_one_cluster_slot_whatever_its_id():
             keys.counts(object_id, "r"),
             keys.older(object_id, "r"),
             keys.result(object_id),
+            keys.history(object_id),
+            keys.coarse_pass(object_id, "r"),
         ]
         assert len({key_slot(name.encode()) for name in names}) == 1, object_id
     assert keys.meta("}x") != keys.meta("%7Dx")
@@ -282,3 +284,11 @@ def test_a_result_of_an_older_version_never_replaces_a_newer_one(redis_client):
     assert redis_client.zscore(keys.LATEST, "x") == 2.0
     assert store.save_results({"x": _scoring("x", 7, "RRc")}, 4.0) == []
     assert json.loads(redis_client.get(keys.result("x")))["label"] == "RRc"
+
+
+def test_coarse_periodogram_passes_are_kept_per_object_and_band(redis_client):
+    store = ObjectStore(redis_client, GRID)
+    assert store.coarse_passes([("x", "r"), ("x", "g")]) == [None, None]
+    store.keep_coarse_passes({("x", "r"): b"pass r", ("y", "r"): b"pass y"})
+    store.keep_coarse_passes({})
+    assert store.coarse_passes([("x", "r"), ("x", "g"), ("y", "r")]) == [b"pass r", None, b"pass y"]

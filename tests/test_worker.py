@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from stream.scoring_queue import QueueState
 from stream.store import StoredObject
 from stream.worker import ScoringWorker
 
+ROOT = Path(__file__).resolve().parents[1]
 BATCH = [("ZTFa", 1_700_000_000.0), ("ZTFb", 1_700_000_001.0)]
 
 
@@ -180,3 +182,51 @@ def test_the_rescoring_policy_defers_an_object_with_too_few_new_points(model):
     assert [r.object_id for r in again] == ["ZTFb"]
     ((oid, since, due),) = queue.deferred_items
     assert (oid, since, due) == ("ZTFa", now, now + 600.0)  # due by the delay bound
+
+
+class PassKeepingStore(FakeStore):
+    """Keeps the coarse periodogram passes as the Redis store does (bytes per band)."""
+
+    def __init__(self, grid) -> None:
+        super().__init__(grid)
+        self.passes: dict = {}
+
+    def coarse_passes(self, bands):
+        return [self.passes.get(band) for band in bands]
+
+    def keep_coarse_passes(self, passes):
+        self.passes.update(passes)
+
+
+def _grow(store, points: int, version: int) -> None:
+    for stored in store.objects.values():
+        t = stored.bands["r"].light_curve().t[-1] + 1.0 + np.arange(points)
+        stored.bands["r"].add_many(t, 15 + 0.3 * np.sin(t), np.full(points, 0.02))
+    store.objects = {oid: StoredObject(oid, version, s.bands) for oid, s in store.objects.items()}
+
+
+def test_a_growing_band_reuses_its_coarse_periodogram_pass_until_it_grew_a_tenth():
+    from classifier.inference import OnnxClassifier  # noqa: PLC0415
+    from classifier.registry import find_bundle  # noqa: PLC0415
+
+    refined = OnnxClassifier(find_bundle(str(ROOT / "reports" / "survey-aware-eros-2.0.0")))
+    assert refined.bundle.periodogram == "refined"
+    store, queue = PassKeepingStore(refined.bundle.grid), FakeQueue()
+    worker = ScoringWorker(store, queue, refined, FakeProducer(), "results", min_points=10)
+    passes = metrics.PERIODOGRAM_PASSES
+    computed, reused = passes.labels("computed"), passes.labels("reused")
+    before = computed._value.get(), reused._value.get()
+    lifecycle.run_once(worker, queue.pop_batch(64, 0, 0), pause_s=0)
+    assert sorted(store.passes) == [("ZTFa", "r"), ("ZTFb", "r")]
+    assert computed._value.get() == before[0] + 2
+    _grow(store, 40, version=4)  # 60 -> 100 points: computed again
+    lifecycle.run_once(worker, BATCH, pause_s=0)
+    hundred = dict(store.passes)
+    assert computed._value.get() == before[0] + 4
+    _grow(store, 10, version=5)  # 110 points: within a tenth, the pass is reused
+    lifecycle.run_once(worker, BATCH, pause_s=0)
+    assert store.passes == hundred and reused._value.get() == before[1] + 2
+    _grow(store, 2, version=6)  # 112: more than a tenth over 100, computed again
+    lifecycle.run_once(worker, BATCH, pause_s=0)
+    assert store.passes != hundred and computed._value.get() == before[0] + 6
+    assert [r.data_version for r in store.saved] == [3, 3, 4, 4, 5, 5, 6, 6]
