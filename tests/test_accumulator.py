@@ -224,3 +224,21 @@ def test_load_kernels_leaves_the_update_kernels_compiled_in_a_fresh_process():
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) >= 1
+
+
+def test_counts_take_the_narrowest_width_and_counts_written_before_widths_still_read():
+    acc = DmDtAccumulator(CRTS)
+    acc.add_many([1.0, 2.0, 5.0], [15.0, 15.2, 15.1], [0.1] * 3)
+    points, counts = points_bytes(*acc.points()), acc.counts_bytes()
+    header = 22  # magic, version, width, n_dm, n_dt, fingerprint, n_points
+    assert counts[5] == 1 and len(counts) == header + CRTS.shape[0] * CRTS.shape[1]
+    # The first two-part counts: width byte 0 and 4-byte counts.
+    wide = counts[:5] + b"\x00" + counts[6:header] + acc.counts.astype("<u4").tobytes()
+    assert np.array_equal(DmDtAccumulator.from_parts(points, wide, CRTS).counts, acc.counts)
+    with pytest.raises(EncodingError, match="count width 3"):
+        DmDtAccumulator.from_parts(points, counts[:5] + b"\x03" + counts[6:], CRTS)
+    many = DmDtAccumulator(CRTS)  # more than 255 pairs in one bin: two bytes a count
+    many.add_many(np.arange(90.0) * 1e-5, np.full(90, 15.0) + 1e-6 * np.arange(90.0))
+    assert int(many.counts.max()) > 255 and many.counts_bytes()[5] == 2
+    back = DmDtAccumulator.from_parts(points_bytes(*many.points()), many.counts_bytes(), CRTS)
+    assert np.array_equal(back.counts, many.counts)
