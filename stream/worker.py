@@ -7,7 +7,7 @@ current version (a redelivered alert re-queues an unchanged object); defer the o
 rescoring policy (:mod:`stream.rescoring`) does not score yet; choose the band to score
 (:func:`classifier.selection.scoring_band`); build model inputs from the stored counts with the
 card's edges and normalisation (no pair is re-binned), the refined periodogram reusing each
-band's last coarse pass while the band grows by less than 20% (a
+band's last coarse pass while the band grows by at most a tenth (a
 :class:`classifier.periodogram.CoarsePass`, kept in Redis beside the object); run the model
 once; produce each result as JSON to the results topic, keyed by object id, and wait until
 the broker has taken them all; then write them to Redis; only then acknowledge the claims. A

@@ -2,8 +2,9 @@
 
 The learning rate follows a plateau schedule (halved when validation stalls) or a cosine
 decay over ``max_epochs``; with ``weight_average``, validation and the returned weights are an
-exponential moving average of the weights (and batch-norm statistics) over the steps, which
-smooths the epoch-to-epoch swings of a model trained on many surveys' views.
+exponential moving average of the weights over the steps, its batch-norm statistics measured
+again on training rows, which smooths the epoch-to-epoch swings of a model trained on many
+surveys' views.
 
 Inputs are dicts of arrays named like the network's ``forward`` arguments (``image``, and
 ``features`` for the hybrid), plus integer labels or, for training, label sets: a boolean
