@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -228,11 +229,15 @@ class DmDtAccumulator:
         return added
 
     # -- bytes -------------------------------------------------------------------------
+    def _count_width(self, widths: Iterable[int]) -> int:
+        """The narrowest of ``widths`` (bytes, ascending) that holds every count."""
+        top = int(self._counts.max(initial=0))
+        return next(w for w in widths if top <= np.iinfo(_COUNT_TYPES[w]).max)
+
     def to_bytes(self) -> bytes:
         """The versioned, compact encoding described in the module docstring."""
         n = self._n
-        top = int(self._counts.max(initial=0))
-        width = next(w for w, dt in _COUNT_TYPES.items() if top <= np.iinfo(dt).max)
+        width = self._count_width(_COUNT_TYPES)
         t, mag, err = self._points[:, :n]
         has_err = bool(n) and not np.isnan(err).all()
         header = _HEADER.pack(
@@ -257,8 +262,7 @@ class DmDtAccumulator:
     def counts_bytes(self) -> bytes:
         """The counts part of the stream's two-part encoding (module docstring), in the
         narrowest width that holds them."""
-        top = int(self._counts.max(initial=0))
-        width = next(w for w in _COUNTS_WIDTHS if top <= np.iinfo(_COUNT_TYPES[w]).max)
+        width = self._count_width(_COUNTS_WIDTHS)
         header = _COUNTS_HEADER.pack(
             COUNTS_MAGIC,
             VERSION,
