@@ -213,20 +213,20 @@ def refined_periodograms(
         for i, (t, m, _) in enumerate(series)
         if len(t) >= MIN_POINTS and t[-1] > t[0] and np.ptp(m) > 0
     ]
-    powers = {i: grid_power(float(series[i][0][-1] - series[i][0][0])) for i in usable}
+    baselines = {i: float(series[i][0][-1] - series[i][0][0]) for i in usable}
     found: dict[int, CoarsePass] = {}
     for i in usable:
         kept = None if passes is None else passes[i]
-        if kept is not None and kept.serves(len(series[i][0]), series[i][0][-1] - series[i][0][0]):
+        if kept is not None and kept.serves(len(series[i][0]), baselines[i]):
             found[i] = kept
-    for power in sorted({powers[i] for i in usable if i not in found}):
-        rows = [i for i in usable if powers[i] == power and i not in found]
+    powers = {i: grid_power(baselines[i]) for i in usable if i not in found}
+    for power in sorted(set(powers.values())):
+        rows = [i for i in powers if powers[i] == power]
         coarse = _coarse(power).many(
             [series[i] for i in rows], sorted=True, check=False, fill_value=np.nan, n_jobs=n_jobs
         )
         for row, peaks in zip(rows, np.asarray(coarse).reshape(len(rows), -1), strict=True):
-            t = series[row][0]
-            found[row] = CoarsePass(power, len(t), float(t[-1] - t[0]), peaks)
+            found[row] = CoarsePass(power, len(series[row][0]), baselines[row], peaks)
             if passes is not None:
                 passes[row] = found[row]
     for i, coarse_pass in found.items():
