@@ -250,4 +250,4 @@ def fit_temperature(
         return loss
 
     optimiser.step(closure)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())

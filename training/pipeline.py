@@ -220,15 +220,31 @@ def _fit_forest(
     }
 
 
-def train(settings: TrainSettings, log=print) -> dict:
-    """Run every step; returns (and writes to ``run.json``) what was trained and how it did."""
-    started = time.time()
-    out = settings.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class Prepared:
+    """The curves a run trains and validates on: the split (written to ``split.json``), its
+    CSS examples, the classes, and per part the curves and labels (``other`` added)."""
+
+    split_seed: int
+    split: Split
+    examples: dict[str, list[Example]]
+    classes: tuple[str, ...]
+    parts: dict[str, tuple[list, list[str]]]
+    other_sources: dict[str, int]
+
+    @property
+    def y_val(self) -> np.ndarray:
+        return np.array([self.classes.index(label) for label in self.parts["val"][1]])
+
+
+def prepare(settings: TrainSettings, log=print) -> Prepared:
+    """Split the CSS curves, write ``split.json`` into the run folder, read the training and
+    validation curves, and add the class ``other`` when the settings ask for it."""
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
     split_seed = settings.seed if settings.split_seed is None else settings.split_seed
     names = _limit(list_css(settings.data_dir), settings.per_class, split_seed)
     split = Split.make(names, split_seed)
-    split.save(out / "split.json")
+    split.save(settings.out_dir / "split.json")
     examples = {
         part: load_examples(settings.data_dir, split.parts[part], f"reading {part}")
         for part in ("train", "val")
@@ -237,9 +253,40 @@ def train(settings: TrainSettings, log=print) -> dict:
         f"split (seed {split_seed}): "
         + ", ".join(f"{part} {len(names)}" for part, names in split.parts.items())
     )
-
-    grid = DmDtGrid.preset(settings.bins)
     classes, parts, other_sources = _with_other(settings, split, examples, log)
+    return Prepared(split_seed, split, examples, classes, parts, other_sources)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A network's temperature and unknown threshold, fitted on validation logits."""
+
+    temperature: float
+    unknown_threshold: float
+    validation_macro_f1: float
+
+
+def calibrate(logits: np.ndarray, y_val: np.ndarray) -> Calibration:
+    """Fit the temperature (the 7 classes weighted as described in ``_temperature_weights``)
+    and set the unknown threshold on the validation members of the 7 classes."""
+    temperature = fit_temperature(logits, y_val, _temperature_weights(y_val))
+    probabilities = softmax(logits, temperature)
+    members = y_val < len(CLASSES)
+    return Calibration(
+        temperature,
+        _unknown_threshold(probabilities[members]),
+        float(f1_score(y_val, probabilities.argmax(axis=1), average="macro")),
+    )
+
+
+def train(settings: TrainSettings, log=print) -> dict:
+    """Run every step; returns (and writes to ``run.json``) what was trained and how it did."""
+    started = time.time()
+    out = settings.out_dir
+    prepared = prepare(settings, log)
+    split_seed, examples = prepared.split_seed, prepared.examples
+    classes, parts, other_sources = prepared.classes, prepared.parts, prepared.other_sources
+    grid = DmDtGrid.preset(settings.bins)
     curves, labels = with_partial_views(
         *parts["train"],
         settings.variants,
@@ -249,9 +296,8 @@ def train(settings: TrainSettings, log=print) -> dict:
     )
     eros_counts = _with_eros(settings, curves, labels, log)
     y_train = label_mask(labels, classes)
-    val_curves, val_labels = parts["val"]
-    y_val = np.array([classes.index(label) for label in val_labels])
-    members_val = y_val < len(CLASSES)  # the unknown threshold is set on the 7 classes
+    val_curves = parts["val"][0]
+    y_val = prepared.y_val
     log(
         f"building images and features: {len(curves)} training views "
         f"({settings.variants} partial views a curve, {settings.noisy_share:.0%} of them "
@@ -297,10 +343,7 @@ def train(settings: TrainSettings, log=print) -> dict:
             _fit_config(architecture, settings),
             desc=architecture,
         )
-        logits = predict_logits(result.model, pick(val_in))
-        temperature = fit_temperature(logits, y_val, _temperature_weights(y_val))
-        probabilities = softmax(logits, temperature)
-        val_f1 = float(f1_score(y_val, probabilities.argmax(axis=1), average="macro"))
+        calibration = calibrate(predict_logits(result.model, pick(val_in)), y_val)
         folder = out / "candidates" / architecture
         disagreement = write_bundle(
             result.model,
@@ -311,26 +354,30 @@ def train(settings: TrainSettings, log=print) -> dict:
             grid=grid,
             classes=classes,
             check_inputs={k: v[:256] for k, v in pick(val_in).items()},
-            temperature=temperature,
-            unknown_threshold=_unknown_threshold(probabilities[members_val]),
+            temperature=calibration.temperature,
+            unknown_threshold=calibration.unknown_threshold,
             min_points=MIN_POINTS,
             backgrounds=backgrounds,
             training_data=training_data,
-            metrics={"validation_macro_f1": val_f1, "best_epoch": result.best_epoch},
+            metrics={
+                "validation_macro_f1": calibration.validation_macro_f1,
+                "best_epoch": result.best_epoch,
+            },
             feature_names=settings.features if uses_features(architecture) else None,
             periodogram=settings.periodogram,
         )
         torch.save(result.model.state_dict(), folder / "weights.pt")
         (folder / "history.json").write_text(json.dumps(result.history))
         report["candidates"][architecture] = {
-            "validation_macro_f1": val_f1,
+            "validation_macro_f1": calibration.validation_macro_f1,
             "best_epoch": result.best_epoch,
-            "temperature": temperature,
+            "temperature": calibration.temperature,
             "onnx_max_abs_logit_diff": disagreement,
         }
         log(
-            f"{architecture}: validation macro-F1 {val_f1:.3f} (epoch {result.best_epoch}), "
-            f"T = {temperature:.2f}, ONNX vs PyTorch max |logit diff| {disagreement:.1e}"
+            f"{architecture}: validation macro-F1 {calibration.validation_macro_f1:.3f} "
+            f"(epoch {result.best_epoch}), T = {calibration.temperature:.2f}, "
+            f"ONNX vs PyTorch max |logit diff| {disagreement:.1e}"
         )
 
     report["candidates"]["forest"] = _fit_forest(

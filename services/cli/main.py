@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from services.cli import (
     demo,
+    ensemble,
     evaluate,
     experiments,
     gallery,
@@ -40,8 +41,9 @@ COMMANDS = {
     "train": train,
     "experiments": experiments,
     "evaluate": evaluate,
+    "ensemble": ensemble,
 }
-TRAINING_COMMANDS = ("train", "experiments", "evaluate")
+TRAINING_COMMANDS = ("train", "experiments", "evaluate", "ensemble")
 _TRAINING_MODULES = frozenset({"training", "torch", "sklearn", "onnx", "onnxscript"})
 
 

@@ -8,6 +8,7 @@ import logging
 import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
 from classifier import defaults
 from classifier.features import NEW_MODELS_PERIODOGRAM, PERIODOGRAMS
@@ -26,6 +27,73 @@ def _decay(text: str) -> float:
     return value
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
+    """The options of a run folder that ``train`` and ``ensemble`` share: the CSS data, the
+    split, the non-member and EROS folders, the version written into the cards, install."""
+    parser.add_argument("data_dir", type=Path, help="folder of CSS light curves")
+    parser.add_argument("--out", type=Path, default=default_out, help="run folder")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.TRAINING_SEED,
+        help="seed of the split and of training: initial weights, shuffles, partial views "
+        f"(default {defaults.TRAINING_SEED})",
+    )
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the split alone (default: --seed), to retrain on one split with "
+        "another training seed",
+    )
+    parser.add_argument(
+        "--model-version",
+        default=defaults.MODEL_VERSION,
+        help=f"version written into the bundles' cards (default {defaults.MODEL_VERSION})",
+    )
+    parser.add_argument(
+        "--transients",
+        type=Path,
+        default=None,
+        help="Open Supernova Catalog folder: train the class 'other' (with the CSS classes "
+        "outside the 7 and constant stars); its held-out part is evaluated",
+    )
+    parser.add_argument(
+        "--quasars",
+        type=Path,
+        default=None,
+        help="Gaia DR3 quasar folder: train the class 'other' with them too",
+    )
+    parser.add_argument(
+        "--quasar-limit",
+        type=int,
+        default=2000,
+        help="at most this many quasars a part (default 2000)",
+    )
+    parser.add_argument(
+        "--transient-limit",
+        type=int,
+        default=None,
+        help="at most this many transients a part (default: all)",
+    )
+    parser.add_argument(
+        "--eros",
+        type=Path,
+        default=None,
+        help="EROS-1 LMC folder: its test part is evaluated; train adds its train part to "
+        "the training curves (types mapped to sets of CSS classes, Cepheids as 'other')",
+    )
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="use at most this many curves a class (quick runs)",
+    )
+    parser.add_argument(
+        "--install", action="store_true", help="copy the shipped bundle into the models folder"
+    )
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train",
@@ -34,8 +102,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "them on the test split, write the report, and optionally install the best bundle. "
         "Needs the training extra: pip install 'dmdt-stream[training]'.",
     )
-    train.add_argument("data_dir", type=Path, help="folder of CSS light curves")
-    train.add_argument("--out", type=Path, default=Path("runs/css"), help="run folder")
+    add_run_arguments(train, default_out=Path("runs/css"))
     train.add_argument(
         "--bins",
         choices=sorted(PRESETS),
@@ -43,29 +110,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help=f"bin-edge preset (default: {defaults.TRAINING_GRID}, the shipped hybrid's grid)",
     )
     train.add_argument(
-        "--seed",
-        type=int,
-        default=defaults.TRAINING_SEED,
-        help="seed of the split and of training: initial weights, shuffles, partial views "
-        f"(default {defaults.TRAINING_SEED})",
-    )
-    train.add_argument(
-        "--split-seed",
-        type=int,
-        default=None,
-        help="seed of the split alone (default: --seed), to retrain on one split with "
-        "another training seed",
-    )
-    train.add_argument(
         "--variants",
         type=int,
         default=defaults.PARTIAL_VIEWS,
         help=f"partial views per training curve (default {defaults.PARTIAL_VIEWS})",
-    )
-    train.add_argument(
-        "--model-version",
-        default=defaults.MODEL_VERSION,
-        help=f"version written into the bundles' cards (default {defaults.MODEL_VERSION})",
     )
     train.add_argument(
         "--noisy-share",
@@ -98,38 +146,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         f"{NEW_MODELS_PERIODOGRAM}",
     )
     train.add_argument(
-        "--transients",
-        type=Path,
-        default=None,
-        help="Open Supernova Catalog folder: train the class 'other' (with the CSS classes "
-        "outside the 7 and constant stars); its held-out part is evaluated",
-    )
-    train.add_argument(
-        "--quasars",
-        type=Path,
-        default=None,
-        help="Gaia DR3 quasar folder: train the class 'other' with them too",
-    )
-    train.add_argument(
-        "--quasar-limit",
-        type=int,
-        default=2000,
-        help="at most this many quasars a part (default 2000)",
-    )
-    train.add_argument(
-        "--transient-limit",
-        type=int,
-        default=None,
-        help="at most this many transients a part (default: all)",
-    )
-    train.add_argument(
-        "--eros",
-        type=Path,
-        default=None,
-        help="EROS-1 LMC folder: its train part joins the training curves (types mapped to "
-        "sets of CSS classes, Cepheids as 'other'); its test part is evaluated",
-    )
-    train.add_argument(
         "--eros-limit",
         type=int,
         default=None,
@@ -157,18 +173,27 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="validate and keep a moving average of the weights, DECAY a step (e.g. 0.999; "
         "default 0: the weights as trained)",
     )
-    train.add_argument(
-        "--per-class",
-        type=int,
-        default=None,
-        help="use at most this many curves a class (quick runs)",
-    )
-    train.add_argument(
-        "--install", action="store_true", help="copy the shipped bundle into the models folder"
-    )
 
 
-def _quiet_exporter() -> None:
+def other_sources(args: argparse.Namespace) -> Any:
+    """The folders the class ``other`` is trained from, or None (``OtherSources``)."""
+    from training.other_class import OtherSources  # noqa: PLC0415 - the training extra
+
+    if not (args.transients or args.quasars):
+        return None
+    return OtherSources(args.transients, args.quasars, args.quasar_limit, args.transient_limit)
+
+
+def install(source: Path, name: str) -> None:
+    """Copy a candidate's card and ONNX file into the models folder as ``name``."""
+    target = models_dir() / name
+    target.mkdir(parents=True, exist_ok=True)
+    for kept in _KEPT:
+        shutil.copy2(source / kept, target / kept)
+    print(f"installed {target}")
+
+
+def quiet_exporter() -> None:
     """torch's ONNX exporter logs warnings about optional packages; they are not ours."""
     warnings.filterwarnings("ignore", module="torch")
     logging.getLogger("torch").setLevel(logging.ERROR)
@@ -177,10 +202,9 @@ def _quiet_exporter() -> None:
 def run(args: argparse.Namespace) -> None:
     from classifier.features import FEATURE_NAMES, SURVEY_NEUTRAL_FEATURES  # noqa: PLC0415
     from training.nets import ARCHITECTURES  # noqa: PLC0415 - the training extra
-    from training.other_class import OtherSources  # noqa: PLC0415
     from training.pipeline import TrainSettings, train  # noqa: PLC0415
 
-    _quiet_exporter()
+    quiet_exporter()
     settings = TrainSettings(
         data_dir=args.data_dir,
         out_dir=args.out,
@@ -192,11 +216,7 @@ def run(args: argparse.Namespace) -> None:
         cadence_views=args.cadence_views,
         features=SURVEY_NEUTRAL_FEATURES if args.features == "survey-neutral" else FEATURE_NAMES,
         periodogram=args.periodogram,
-        other=(
-            OtherSources(args.transients, args.quasars, args.quasar_limit, args.transient_limit)
-            if args.transients or args.quasars
-            else None
-        ),
+        other=other_sources(args),
         version=args.model_version,
         architectures=tuple(args.architectures or ARCHITECTURES),
         eros_dir=args.eros,
@@ -217,9 +237,4 @@ def run(args: argparse.Namespace) -> None:
         args.eros,
     )
     if args.install:
-        source = args.out / "candidates" / shipped
-        target = models_dir() / f"css-{shipped}"
-        target.mkdir(parents=True, exist_ok=True)
-        for name in _KEPT:
-            shutil.copy2(source / name, target / name)
-        print(f"installed {target}")
+        install(args.out / "candidates" / shipped, f"css-{shipped}")
