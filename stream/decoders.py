@@ -29,6 +29,16 @@ MAX_OBJECT_ID_CHARS = 64  # ZTF ids have 12, LSST:<int64> at most 25
 _ID_CHARACTERS = re.compile(r"[A-Za-z0-9_.+\-]+")
 
 
+def survey_of(object_id: str) -> str:
+    """The survey an object id of the stream belongs to: its prefix, else ZTF.
+
+    >>> survey_of("ZTF18adljlvp"), survey_of("LSST:170028203829608450")
+    ('ztf', 'lsst')
+    """
+    prefix, separator, _ = object_id.partition(SURVEY_SEPARATOR)
+    return prefix.lower() if separator else ZtfDecoder.survey
+
+
 def checked_object_id(object_id: str) -> str:
     """``object_id`` if a sender may name an object so, else ``ValueError`` saying why.
 

@@ -17,6 +17,10 @@ can cover them all):
 * ``dmdt:{oid}:pgram:<band>``: the band's last coarse periodogram pass, which the worker
   reuses while the band grows (:class:`classifier.periodogram.CoarsePass`).
 
+``{dmdt:bg}:<grid>:<survey>:<band>`` is the survey's cadence background measured by the
+workers (:mod:`classifier.survey_background`, JSON), one per grid fingerprint, survey and
+band; ``{dmdt:bg}:<grid>`` is the set of its ``<survey>:<band>`` names (one slot for all).
+
 ``{dmdt:latest}`` ranks the objects by the time of their latest classification (the web
 page's live view), trimmed to the newest :data:`LATEST`.
 
@@ -33,6 +37,7 @@ from __future__ import annotations
 PREFIX = "dmdt"
 QUEUE = "{dmdt:queue}"
 LATEST = "{dmdt:latest}"
+BACKGROUNDS = "{dmdt:bg}"
 HISTORY = 20  # classifications kept per object
 LATEST_KEPT = 1000  # objects kept in the latest ranking
 CLAIMS_SUFFIX = ":claimed"
@@ -102,6 +107,16 @@ def history(object_id: str) -> str:
 
 def coarse_pass(object_id: str, band: str) -> str:
     return object_key(object_id, "pgram", band)
+
+
+def survey_backgrounds(grid_fingerprint: str) -> str:
+    """The set of ``<survey>:<band>`` names with a background on the grid."""
+    return f"{BACKGROUNDS}:{grid_fingerprint}"
+
+
+def survey_background(grid_fingerprint: str, survey: str, band: str) -> str:
+    """A survey and band's cadence background on the grid."""
+    return f"{BACKGROUNDS}:{grid_fingerprint}:{survey}:{band}"
 
 
 def claims(queue: str) -> str:

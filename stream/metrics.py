@@ -83,6 +83,11 @@ OBJECTS_SCORED = Counter("dmdt_objects_scored_total", "classifications written")
 OBJECTS_SKIPPED = Counter(
     "dmdt_objects_skipped_total", "objects taken but not scored, by reason", ["reason"]
 )
+SURVEY_BACKGROUND_IMAGES = Counter(
+    "dmdt_survey_background_images_total",
+    "scored images added to each survey and band's cadence background",
+    ["survey", "band"],
+)
 PERIODOGRAM_PASSES = Counter(
     "dmdt_periodogram_passes_total",
     "coarse periodogram passes of scored bands: computed, or reused from the last scoring",

@@ -36,6 +36,7 @@ from redis.cluster import ClusterPipeline, RedisCluster
 from classifier.accumulator import DmDtAccumulator, points_bytes
 from classifier.grid import DmDtGrid
 from classifier.readers.base import BandPoint
+from classifier.survey_background import HALF_LIFE_IMAGES, SurveyBackground
 from stream import keys
 from stream.defaults import HOT_OBJECTS_MB, MAX_POINTS_PER_BAND
 from stream.hot_objects import HotObject, HotObjects
@@ -92,6 +93,37 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('LPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], 0, ARGV[3])
 return 1
+"""
+
+# KEYS: background, the set of names.  ARGV: images added k, half-life, rows, columns, name,
+# then the sum of the k images (rows x columns values, row-major). A document of another
+# shape (unreadable) is started afresh.
+_ADD_TO_BACKGROUND = """
+local k, half = tonumber(ARGV[1]), tonumber(ARGV[2])
+local rows, columns = tonumber(ARGV[3]), tonumber(ARGV[4])
+local size = rows * columns
+local background
+local held = redis.call('GET', KEYS[1])
+if held then
+  local ok, found = pcall(cjson.decode, held)
+  if ok and type(found) == 'table' and type(found['shape']) == 'table'
+      and found['shape'][1] == rows and found['shape'][2] == columns
+      and type(found['total']) == 'table' and #found['total'] == size then
+    background = found
+  end
+end
+if not background then
+  background = {shape = {rows, columns}, total = {}, weight = 0, images = 0}
+  for i = 1, size do background['total'][i] = 0 end
+end
+local decay = 2 ^ (-k / half)
+local total = background['total']
+for i = 1, size do total[i] = total[i] * decay + tonumber(ARGV[5 + i]) end
+background['weight'] = background['weight'] * decay + k
+background['images'] = background['images'] + k
+redis.call('SET', KEYS[1], cjson.encode(background))
+redis.call('SADD', KEYS[2], ARGV[5])
+return background['images']
 """
 
 
@@ -224,6 +256,7 @@ class ObjectStore:
         self.cluster = isinstance(client, RedisCluster)
         self._compare_and_set = Script(client, _COMPARE_AND_SET)
         self._save_result = Script(client, _SAVE_RESULT)
+        self._add_to_background = Script(client, _ADD_TO_BACKGROUND)
 
     def ping(self) -> None:
         """Raise a ``redis.RedisError`` unless the server answers."""
@@ -438,6 +471,49 @@ class ObjectStore:
         for (oid, band), blob in passes.items():
             pipe.set(keys.coarse_pass(oid, band), blob)
         pipe.execute()
+
+    def add_to_survey_backgrounds(
+        self, sums: Mapping[tuple[str, str], tuple[np.ndarray, int]]
+    ) -> None:
+        """Add to each (survey, band)'s background on the store's grid the sum of ``k``
+        images (``(sum, k)``, in the model images' units), in one round trip; each update is
+        one atomic script, so workers add side by side
+        (:mod:`classifier.survey_background`)."""
+        if not sums:
+            return
+        fingerprint = self.grid.fingerprint
+        rows, columns = self.grid.shape
+        self._add_to_background.run(
+            [
+                (
+                    [
+                        keys.survey_background(fingerprint, survey, band),
+                        keys.survey_backgrounds(fingerprint),
+                    ],
+                    [k, HALF_LIFE_IMAGES, rows, columns, f"{survey}:{band}"]
+                    + [repr(value) for value in total.astype(np.float64).ravel().tolist()],
+                )
+                for (survey, band), (total, k) in sums.items()
+            ]
+        )
+
+    def survey_backgrounds(self) -> list[SurveyBackground]:
+        """Every survey and band's background on the store's grid, in name order; one that
+        cannot be read raises :class:`SurveyBackgroundError`."""
+        fingerprint = self.grid.fingerprint
+        members: set[bytes] = self.client.smembers(keys.survey_backgrounds(fingerprint))  # type: ignore[assignment]
+        names = sorted(member.decode() for member in members)
+        if not names:
+            return []
+        pairs = [name.split(":", 1) for name in names]
+        pipe = self.client.pipeline(transaction=False)
+        for survey, band in pairs:
+            pipe.get(keys.survey_background(fingerprint, survey, band))
+        return [
+            SurveyBackground.from_json(survey, band, blob, self.grid.shape)
+            for (survey, band), blob in zip(pairs, pipe.execute(), strict=True)
+            if blob is not None
+        ]
 
     def load_history(self, object_id: str) -> list[StreamResult]:
         """The object's last classifications, newest first."""

@@ -10,7 +10,9 @@ card's edges and normalisation (no pair is re-binned), the refined periodogram r
 band's last coarse pass while the band grows by at most a tenth (a
 :class:`classifier.periodogram.CoarsePass`, kept in Redis beside the object); run the model
 once; produce each result as JSON to the results topic, keyed by object id, and wait until
-the broker has taken them all; then write them to Redis; only then acknowledge the claims. A
+the broker has taken them all; then write them to Redis, and add the scored images to their
+survey and band's cadence background (:mod:`classifier.survey_background`); only then
+acknowledge the claims. A
 batch whose results were not delivered, or not written, goes back to the queue, and a worker
 killed mid-batch leaves its claims to be queued again when their lease expires. An object
 that fails on its own is set aside (:meth:`ScoringWorker.reject`) and the rest of its batch
@@ -22,12 +24,15 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+
 from classifier.inference import OnnxClassifier
 from classifier.model_input import accumulator_inputs
 from classifier.periodogram import CoarsePass
 from classifier.selection import scoring_band
 from classifier.verdict import verdicts
 from stream import metrics
+from stream.decoders import survey_of
 from stream.defaults import CLAIM_LEASE_S, WORKER_MAX_BATCH, WORKER_MAX_WAIT_MS
 from stream.delivery import Delivery, KafkaProducer
 from stream.rescoring import RescoringPolicy
@@ -142,6 +147,7 @@ class ScoringWorker:
             for (stored, band), verdict in zip(chosen, answers, strict=True)
         ]
         self._publish(results)
+        self._add_to_survey_backgrounds(chosen, inputs["image"])
         done = time.time()
         metrics.COMPUTE_SECONDS.observe(done - started)
         metrics.BATCH_SIZE.observe(len(results))
@@ -149,6 +155,21 @@ class ScoringWorker:
         for result in results:
             metrics.ALERT_TO_RESULT.observe(max(0.0, done - result.alert_time))
         return results
+
+    def _add_to_survey_backgrounds(
+        self, chosen: list[tuple[StoredObject, str]], images: np.ndarray
+    ) -> None:
+        """Add the scored images to their survey and band's cadence background
+        (:mod:`classifier.survey_background`), once the results are written: a batch
+        scored again after a failure here finds its objects scored and adds nothing."""
+        sums: dict[tuple[str, str], tuple[np.ndarray, int]] = {}
+        for (stored, band), image in zip(chosen, images[:, 0], strict=True):
+            key = (survey_of(stored.object_id), band)
+            total, k = sums.get(key, (np.zeros(image.shape, dtype=np.float64), 0))
+            sums[key] = (total + image, k + 1)
+        self.store.add_to_survey_backgrounds(sums)
+        for (survey, band), (_, k) in sums.items():
+            metrics.SURVEY_BACKGROUND_IMAGES.labels(survey, band).inc(k)
 
     def _coarse_passes(
         self, chosen: list[tuple[StoredObject, str]]

@@ -3,14 +3,17 @@ latest classifications, and the web page's files (open where the data needs the 
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from classifier.defaults import DEFAULT_MODEL
 from classifier.readers import decode_alerts
 from classifier.registry import DEFAULT_MODELS_DIR
 from services.api.app import create_app
@@ -45,7 +48,7 @@ def _result(object_id: str, label: str, scored_at: float) -> str:
 @pytest.fixture
 def stored(redis_client, redis_url, samples):
     (alert,) = decode_alerts((samples / "ztf_schema3.2_ZTF17aaacxxf.avro").read_bytes())
-    store = ObjectStore(redis_client, load_grid())
+    store = ObjectStore(redis_client, default_bundle().grid)
     store.add_points(alert.object_id, alert.band_points())
     for k in range(25):
         store.save_results({alert.object_id: _result(alert.object_id, f"L{k}", 1e9 + k)}, 1e9 + k)
@@ -55,10 +58,10 @@ def stored(redis_client, redis_url, samples):
         yield client, alert
 
 
-def load_grid():
+def default_bundle():
     from classifier.registry import find_bundle  # noqa: PLC0415
 
-    return find_bundle("css-hybrid").grid
+    return find_bundle(DEFAULT_MODEL)
 
 
 def test_an_objects_points_and_history(stored, redis_client):
@@ -107,3 +110,34 @@ def test_the_pages_script_parses():
         [node, "--check", str(script)], check=False, capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_survey_backgrounds_are_served_and_subtracted_from_the_objects_images(stored, redis_client):
+    client, alert = stored
+    grid = default_bundle().grid
+    store = ObjectStore(redis_client, grid)
+    assert client.get("/backgrounds").json() == []
+    mean = np.random.default_rng(2).uniform(0, 0.02, grid.shape)
+    store.add_to_survey_backgrounds({("ztf", "r"): (mean * 150, 150)})
+    assert client.get("/backgrounds").json() == [
+        {"survey": "ztf", "band": "r", "images": 150, "ready": True}
+    ]
+    served = client.get("/backgrounds/ztf/r").json()
+    np.testing.assert_allclose(served["image"], mean, rtol=1e-5)
+    assert served["dt_edges"] == grid.dt_edges.tolist()
+    picture = client.get("/backgrounds/ztf/r", params={"image_format": "png"}).json()["image"]
+    assert base64.b64decode(picture).startswith(b"\x89PNG")
+    missing = client.get("/backgrounds/lsst/u")
+    assert missing.status_code == 404 and "measured: ['ztf/r']" in missing.json()["detail"]
+    assert client.get("/backgrounds/ztf/r;g").status_code == 422
+
+    state = client.get(f"/objects/{alert.object_id}", params={"images": True}).json()
+    red, green = state["images"]["r"], state["images"]["g"]
+    assert red["survey_background"] == "ztf r, measured from 150 images"
+    expected = np.asarray(red["image"]) - mean
+    np.testing.assert_allclose(red["subtracted"]["survey"], expected, atol=1e-5)
+    assert green["survey_background"].startswith("the card's cadence background")
+    cadence = default_bundle().backgrounds["cadence"]
+    np.testing.assert_allclose(
+        green["subtracted"]["survey"], np.asarray(green["image"]) - cadence, atol=1e-5
+    )

@@ -72,7 +72,10 @@ def _ensemble_args(shared_data, out, members) -> list[str]:
 def two_runs(shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("ensemble")
     runs = [root / "seed7", root / "seed8"]
-    assert [_train(shared_data, run, seed) for run, seed in zip(runs, (7, 8))] == [0, 0]
+    assert [_train(shared_data, run, seed) for run, seed in zip(runs, (7, 8), strict=True)] == [
+        0,
+        0,
+    ]
     return root, runs
 
 
@@ -88,8 +91,9 @@ def test_the_ensemble_answers_the_mean_of_its_members_logits(two_runs, shared_da
     assert bundle.card.metrics["onnx_max_abs_logit_diff"] < 1e-4
     assert bundle.card.temperature > 0 and 0 <= bundle.card.unknown_threshold <= 1
     evaluation = json.loads((out / "evaluation.json").read_text())
-    assert evaluation["shipped"] == "hybrid" and "first_20" in (
-        evaluation["models"]["hybrid"]["macro_f1_by_points"]
+    assert (
+        evaluation["shipped"] == "hybrid"
+        and "first_20" in (evaluation["models"]["hybrid"]["macro_f1_by_points"])
     )
     assert (out / "report" / "summary.md").is_file()
 

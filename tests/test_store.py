@@ -4,6 +4,7 @@ import json
 import threading
 
 import numpy as np
+import pytest
 import redis
 from conftest import reference_counts
 from redis.crc import key_slot
@@ -12,6 +13,7 @@ from classifier.accumulator import DmDtAccumulator
 from classifier.grid import DmDtGrid
 from classifier.readers import decode_alerts, read_file
 from classifier.readers.base import BandPoint
+from classifier.survey_background import HALF_LIFE_IMAGES, SurveyBackgroundError
 from stream import keys
 from stream.hot_objects import HotObject, HotObjects
 from stream.store import AlertPoints, ObjectStore
@@ -292,3 +294,50 @@ def test_coarse_periodogram_passes_are_kept_per_object_and_band(redis_client):
     store.keep_coarse_passes({("x", "r"): b"pass r", ("y", "r"): b"pass y"})
     store.keep_coarse_passes({})
     assert store.coarse_passes([("x", "r"), ("x", "g"), ("y", "r")]) == [b"pass r", None, b"pass y"]
+
+
+def test_survey_backgrounds_are_decayed_means_added_side_by_side(redis_client, redis_url):
+    """Workers add their batches' image sums to a survey and band's background with an
+    atomic script: every addition counts, and older images fade with the half-life."""
+    store = ObjectStore(redis_client, GRID)
+    assert store.survey_backgrounds() == []
+    rng = np.random.default_rng(5)
+    first = rng.uniform(0, 0.01, (30, *GRID.shape))
+    store.add_to_survey_backgrounds({("ztf", "r"): (first.sum(axis=0), 30)})
+    (background,) = store.survey_backgrounds()
+    assert (background.survey, background.band, background.images) == ("ztf", "r", 30)
+    np.testing.assert_allclose(background.mean(), first.mean(axis=0), rtol=1e-5, atol=1e-9)
+    assert not background.ready  # fewer than MIN_IMAGES: the card's background stands in
+
+    def add_from_a_worker(seed: int) -> None:
+        worker_store = ObjectStore(redis.Redis.from_url(redis_url), GRID)
+        images = np.random.default_rng(seed).uniform(0, 0.01, (10, *GRID.shape))
+        for image in images:
+            worker_store.add_to_survey_backgrounds({("ztf", "r"): (image, 1)})
+
+    threads = [threading.Thread(target=add_from_a_worker, args=(s,)) for s in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.add_to_survey_backgrounds({("lsst", "g"): (np.ones(GRID.shape), 1)})
+    ztf, lsst = sorted(store.survey_backgrounds(), key=lambda b: b.survey, reverse=True)
+    assert ztf.images == 70 and ztf.ready is False and lsst.images == 1
+    decay = 2.0 ** (-1 / HALF_LIFE_IMAGES)
+    assert ztf.weight == pytest.approx(sum(decay**k for k in range(40)) + 30 * decay**40)
+    np.testing.assert_allclose(lsst.mean(), 1.0)
+
+
+def test_a_stored_background_of_another_grid_is_started_afresh(redis_client):
+    store = ObjectStore(redis_client, GRID)
+    key = keys.survey_background(GRID.fingerprint, "ztf", "g")
+    redis_client.set(
+        key, json.dumps({"shape": [2, 2], "total": [1, 2, 3, 4], "weight": 1, "images": 1})
+    )
+    redis_client.sadd(keys.survey_backgrounds(GRID.fingerprint), "ztf:g")
+    with pytest.raises(SurveyBackgroundError, match=r"ztf g: shape \(2, 2\)"):
+        store.survey_backgrounds()
+    store.add_to_survey_backgrounds({("ztf", "g"): (np.full(GRID.shape, 0.5), 2)})
+    (background,) = store.survey_backgrounds()
+    assert background.images == 2
+    np.testing.assert_allclose(background.mean(), 0.25)

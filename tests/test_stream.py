@@ -212,3 +212,12 @@ def test_an_lsst_topic_beside_the_ztf_one(stream, samples, redis_client):
             assert lsst_result["probabilities"][name] == pytest.approx(p, abs=1e-4)
         one_point = app.get("/objects/LSST:7912941781254298").json()
         assert one_point["points_per_band"] == {"r": 1}
+
+        # each survey's scored images went to its own background
+        def both_measured() -> list | None:
+            found = app.get("/backgrounds").json()
+            names = {(b["survey"], b["band"]) for b in found}
+            return found if names == {("ztf", "r"), ("lsst", "r")} else None
+
+        measured = _wait(both_measured, "both surveys' backgrounds")
+        assert all(b["images"] >= 1 and not b["ready"] for b in measured)

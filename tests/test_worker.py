@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from classifier.accumulator import DmDtAccumulator
+from classifier.model_input import accumulator_inputs
 from stream import lifecycle, metrics
 from stream.rescoring import LastScoring, RescoringPolicy
 from stream.results import StreamResult
@@ -28,6 +29,7 @@ class FakeStore:
     def __init__(self, grid) -> None:
         self.grid = grid
         self.saved: list = []
+        self.background_sums: list = []
         rng = np.random.default_rng(7)
         self.objects = {}
         for oid, _ in BATCH:
@@ -49,6 +51,9 @@ class FakeStore:
     def save_results(self, bodies, scored_at):
         self.saved.extend(StreamResult.model_validate_json(body) for body in bodies.values())
         return []
+
+    def add_to_survey_backgrounds(self, sums):
+        self.background_sums.append(dict(sums))
 
 
 class FakeQueue:
@@ -135,6 +140,18 @@ def test_a_delivered_batch_is_written_then_acknowledged(model):
     assert [key for _, key, _ in producer.produced] == ["ZTFa", "ZTFb"]
     assert store.saved == results and sorted(queue.acknowledged) == ["ZTFa", "ZTFb"]
     assert all(r.n_points == 60 and r.band == "r" and r.data_version == 3 for r in results)
+
+
+def test_the_scored_images_join_their_surveys_background(model):
+    worker, store, queue = _worker(model, FakeProducer())
+    lifecycle.run_once(worker, queue.pop_batch(64, 0, 0), pause_s=0)
+    ((key, (total, k)),) = store.background_sums[0].items()
+    assert key == ("ztf", "r") and k == 2
+    accumulators = [store.objects[oid].bands["r"] for oid, _ in BATCH]
+    images = accumulator_inputs(accumulators, None)["image"][:, 0]
+    np.testing.assert_allclose(total, images.sum(axis=0), rtol=1e-6)
+    scored_again = lifecycle.run_once(worker, BATCH, pause_s=0)  # already scored: nothing added
+    assert scored_again == [] and len(store.background_sums) == 1
 
 
 class SizeLimitedProducer(FakeProducer):

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from classifier.registry import served_models
 from services.api import (
+    routes_backgrounds,
     routes_classify,
     routes_health,
     routes_models,
@@ -83,5 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_classify.router)
     app.include_router(routes_objects.router)
     app.include_router(routes_results.router)
+    app.include_router(routes_backgrounds.router)
     routes_web.mount(app)
     return app

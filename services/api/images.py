@@ -1,5 +1,6 @@
 """The images an answer can carry: the model's dm-dt image of raw counts and the image minus
-each background of the model card, as arrays or as PNG pictures (base64)."""
+each background of the model card (and for a stream object, minus its survey's background),
+as arrays or as PNG pictures (base64)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from services.api.schemas import Images
 ImageFormat = Literal["array", "png"]
 
 
-def _encoded(image: np.ndarray, model: OnnxClassifier, title: str, signed: bool, fmt: ImageFormat):
+def encoded(image: np.ndarray, model: OnnxClassifier, title: str, signed: bool, fmt: ImageFormat):
     if fmt == "array":
         return image.tolist()
     label = "pair fraction minus background" if signed else "fraction of all pairs"
@@ -25,19 +26,29 @@ def _encoded(image: np.ndarray, model: OnnxClassifier, title: str, signed: bool,
 
 
 def images_of(
-    model: OnnxClassifier, counts: np.ndarray, n_points: int, fmt: ImageFormat, title: str = ""
+    model: OnnxClassifier,
+    counts: np.ndarray,
+    n_points: int,
+    fmt: ImageFormat,
+    title: str = "",
+    survey: tuple[str, np.ndarray] | None = None,
 ) -> Images:
-    """The image (fraction of all pairs per bin) and each background-subtracted image."""
+    """The image (fraction of all pairs per bin) and each background-subtracted image;
+    ``survey``: (what it is, the image) of the object's survey background."""
     fraction = images_from_counts(counts, n_points)[0, 0]
     grid = model.bundle.grid
     heading = f"{title} {n_points} points".strip()
+    backgrounds = dict(model.bundle.backgrounds)
+    if survey is not None:
+        backgrounds["survey"] = survey[1]
     return Images(
         format=fmt,
         dm_edges=grid.dm_edges.tolist(),
         dt_edges=grid.dt_edges.tolist(),
-        image=_encoded(fraction, model, heading, False, fmt),
+        image=encoded(fraction, model, heading, False, fmt),
         subtracted={
-            name: _encoded(fraction - bg, model, f"{heading} minus {name}", True, fmt)
-            for name, bg in model.bundle.backgrounds.items()
+            name: encoded(fraction - bg, model, f"{heading} minus {name}", True, fmt)
+            for name, bg in backgrounds.items()
         },
+        survey_background=None if survey is None else survey[0],
     )

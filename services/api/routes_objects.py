@@ -5,16 +5,21 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
+import numpy as np
 import redis
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from classifier.accumulator import DmDtAccumulator
+from classifier.inference import OnnxClassifier
+from classifier.survey_background import MIN_IMAGES
 from services.api.dependencies import ServedDep, StoreDep
 from services.api.errors import unavailable
 from services.api.images import ImageFormat, images_of
+from services.api.routes_backgrounds import measured
 from services.api.schemas import CurvePoints, ObjectState
-from stream.decoders import MAX_OBJECT_ID_CHARS
+from stream.decoders import MAX_OBJECT_ID_CHARS, survey_of
 from stream.results import StreamResult
+from stream.store import ObjectStore
 
 router = APIRouter(prefix="/objects", tags=["objects"])
 
@@ -39,13 +44,21 @@ def get_object(
         raise unavailable("Redis", error) from None
     if not stored.bands:
         raise HTTPException(status_code=404, detail=f"no object {object_id!r} in the stream")
+    survey = _survey_backgrounds(store, model, object_id) if images else {}
     return ObjectState(
         object_id=object_id,
         data_version=stored.version,
         points_per_band={band: acc.n_points for band, acc in sorted(stored.bands.items())},
         result=result,
         images={
-            band: images_of(model, acc.counts, acc.n_points, image_format, f"{object_id} {band}")
+            band: images_of(
+                model,
+                acc.counts,
+                acc.n_points,
+                image_format,
+                f"{object_id} {band}",
+                survey.get(band, survey.get("")),
+            )
             for band, acc in sorted(stored.bands.items())
         }
         if images
@@ -54,6 +67,26 @@ def get_object(
         if points
         else None,
     )
+
+
+def _survey_backgrounds(
+    store: ObjectStore, model: OnnxClassifier, object_id: str
+) -> dict[str, tuple[str, np.ndarray]]:
+    """Per band, the background of the object's survey the stream has measured (ready), and
+    under "" the card's cadence background that stands in for the other bands."""
+    survey = survey_of(object_id)
+    found = {
+        b.band: (f"{survey} {b.band}, measured from {b.images} images", b.mean())
+        for b in measured(store)
+        if b.survey == survey and b.ready
+    }
+    fallback = model.bundle.backgrounds.get("cadence")
+    if fallback is not None:
+        found[""] = (
+            f"the card's cadence background (fewer than {MIN_IMAGES} {survey} images)",
+            fallback,
+        )
+    return found
 
 
 def _points(acc: DmDtAccumulator) -> CurvePoints:

@@ -48,7 +48,30 @@ class Images(BaseModel):
         description="fraction of all pairs per bin (rows = dm bins), or its PNG in base64"
     )
     subtracted: dict[str, list[list[float]] | str] = Field(
-        description="image minus each background of the model card (arrays or PNG)"
+        description="image minus each background of the model card (arrays or PNG), and for "
+        "a stream object, minus its survey and band's background ('survey')"
+    )
+    survey_background: str | None = Field(
+        None,
+        description="what 'survey' subtracted: the stream's measured background of the "
+        "object's survey and band, or the card's cadence background while fewer than 100 "
+        "images are measured",
+    )
+
+
+class SurveyBackgroundSummary(BaseModel):
+    survey: str
+    band: str
+    images: int = Field(description="scored images added (older ones fade, half-life 20,000)")
+    ready: bool = Field(description="enough images to be used for the survey's objects")
+
+
+class SurveyBackgroundImage(SurveyBackgroundSummary):
+    format: Literal["array", "png"]
+    dm_edges: list[float]
+    dt_edges: list[float]
+    image: list[list[float]] | str = Field(
+        description="the mean fraction of all pairs per bin (rows = dm bins), or its PNG"
     )
 
 
