@@ -12,59 +12,31 @@ from classifier.inference import OnnxClassifier
 from services.cli import main
 
 
+def _data_options(shared_data) -> list[str]:
+    """The split and the non-members, the same for the members and the ensemble."""
+    return [
+        *("--per-class", "12", "--split-seed", "2017"),
+        *("--transients", str(shared_data / "transients_osc"), "--transient-limit", "10"),
+        *("--quasars", str(shared_data / "gaia_qso"), "--quasar-limit", "10"),
+    ]
+
+
 def _train(shared_data, out, seed: int) -> int:
+    css = str(shared_data / "crts_css" / "lightcurves")
     return main(
         [
-            "train",
-            str(shared_data / "crts_css" / "lightcurves"),
-            "--out",
-            str(out),
-            "--architectures",
-            "hybrid",
-            "--per-class",
-            "12",
-            "--epochs",
-            "1",
-            "--variants",
-            "1",
-            "--seed",
-            str(seed),
-            "--split-seed",
-            "2017",
-            "--features",
-            "survey-neutral",
-            "--transients",
-            str(shared_data / "transients_osc"),
-            "--transient-limit",
-            "10",
-            "--quasars",
-            str(shared_data / "gaia_qso"),
-            "--quasar-limit",
-            "10",
+            *("train", css, "--out", str(out), "--architectures", "hybrid", "--epochs", "1"),
+            *("--variants", "1", "--seed", str(seed), "--features", "survey-neutral"),
+            *_data_options(shared_data),
         ]
     )
 
 
 def _ensemble_args(shared_data, out, members) -> list[str]:
+    css = str(shared_data / "crts_css" / "lightcurves")
     return [
-        "ensemble",
-        str(shared_data / "crts_css" / "lightcurves"),
-        "--out",
-        str(out),
-        "--members",
-        *map(str, members),
-        "--per-class",
-        "12",
-        "--split-seed",
-        "2017",
-        "--transients",
-        str(shared_data / "transients_osc"),
-        "--transient-limit",
-        "10",
-        "--quasars",
-        str(shared_data / "gaia_qso"),
-        "--quasar-limit",
-        "10",
+        *("ensemble", css, "--out", str(out), "--members", *map(str, members)),
+        *_data_options(shared_data),
     ]
 
 

@@ -40,13 +40,18 @@ class ClassifyRequest(CurveIn):
     )
 
 
-class Images(BaseModel):
+class GridImage(BaseModel):
+    """A dm-dt image on a grid, as an array or a PNG picture."""
+
     format: Literal["array", "png"]
     dm_edges: list[float]
     dt_edges: list[float]
     image: list[list[float]] | str = Field(
         description="fraction of all pairs per bin (rows = dm bins), or its PNG in base64"
     )
+
+
+class Images(GridImage):
     subtracted: dict[str, list[list[float]] | str] = Field(
         description="image minus each background of the model card (arrays or PNG), and for "
         "a stream object, minus its survey and band's background ('survey')"
@@ -66,13 +71,8 @@ class SurveyBackgroundSummary(BaseModel):
     ready: bool = Field(description="enough images to be used for the survey's objects")
 
 
-class SurveyBackgroundImage(SurveyBackgroundSummary):
-    format: Literal["array", "png"]
-    dm_edges: list[float]
-    dt_edges: list[float]
-    image: list[list[float]] | str = Field(
-        description="the mean fraction of all pairs per bin (rows = dm bins), or its PNG"
-    )
+class SurveyBackgroundImage(SurveyBackgroundSummary, GridImage):
+    """A survey and band's background: the mean fraction of all pairs per bin."""
 
 
 class Classification(Verdict):

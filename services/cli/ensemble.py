@@ -8,8 +8,13 @@ import argparse
 from pathlib import Path
 
 from services.cli.errors import UsageError
-from services.cli.evaluate import evaluate_run
-from services.cli.train import add_run_arguments, install, other_sources, quiet_exporter
+from services.cli.train import (
+    add_run_arguments,
+    evaluate_run_folder,
+    install,
+    quiet_exporter,
+    run_settings,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -34,24 +39,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from training.ensemble import NAME, EnsembleError, ensemble  # noqa: PLC0415 - the training extra
-    from training.pipeline import TrainSettings  # noqa: PLC0415
 
     quiet_exporter()
-    settings = TrainSettings(
-        data_dir=args.data_dir,
-        out_dir=args.out,
-        seed=args.seed,
-        split_seed=args.split_seed,
-        other=other_sources(args),
-        per_class=args.per_class,
-        version=args.model_version,
-    )
     try:
-        ensemble(settings, args.members)
+        ensemble(run_settings(args), args.members)
     except EnsembleError as error:
         raise UsageError(str(error)) from None
-    evaluate_run(
-        args.data_dir, args.out, None, args.transients, args.quasars, args.quasar_limit, args.eros
-    )
+    evaluate_run_folder(args)
     if args.install:
         install(args.out / "candidates" / "hybrid", NAME)

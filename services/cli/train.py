@@ -193,6 +193,29 @@ def install(source: Path, name: str) -> None:
     print(f"installed {target}")
 
 
+def run_settings(args: argparse.Namespace, **training: Any) -> Any:
+    """The ``TrainSettings`` of a run folder from the shared options, plus ``training``."""
+    from training.pipeline import TrainSettings  # noqa: PLC0415 - the training extra
+
+    return TrainSettings(
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        seed=args.seed,
+        split_seed=args.split_seed,
+        other=other_sources(args),
+        per_class=args.per_class,
+        version=args.model_version,
+        **training,
+    )
+
+
+def evaluate_run_folder(args: argparse.Namespace) -> str:
+    """Evaluate ``args.out`` with the shared options; returns the candidate to ship."""
+    return evaluate_run(
+        args.data_dir, args.out, None, args.transients, args.quasars, args.quasar_limit, args.eros
+    )
+
+
 def quiet_exporter() -> None:
     """torch's ONNX exporter logs warnings about optional packages; they are not ours."""
     warnings.filterwarnings("ignore", module="torch")
@@ -202,39 +225,25 @@ def quiet_exporter() -> None:
 def run(args: argparse.Namespace) -> None:
     from classifier.features import FEATURE_NAMES, SURVEY_NEUTRAL_FEATURES  # noqa: PLC0415
     from training.nets import ARCHITECTURES  # noqa: PLC0415 - the training extra
-    from training.pipeline import TrainSettings, train  # noqa: PLC0415
+    from training.pipeline import train  # noqa: PLC0415
 
     quiet_exporter()
-    settings = TrainSettings(
-        data_dir=args.data_dir,
-        out_dir=args.out,
+    settings = run_settings(
+        args,
         bins=args.bins,
-        seed=args.seed,
-        split_seed=args.split_seed,
         variants=args.variants,
         noisy_share=args.noisy_share,
         cadence_views=args.cadence_views,
         features=SURVEY_NEUTRAL_FEATURES if args.features == "survey-neutral" else FEATURE_NAMES,
         periodogram=args.periodogram,
-        other=other_sources(args),
-        version=args.model_version,
         architectures=tuple(args.architectures or ARCHITECTURES),
         eros_dir=args.eros,
         eros_limit=args.eros_limit,
         max_epochs=args.epochs,
         schedule=args.schedule,
         weight_average=args.weight_average,
-        per_class=args.per_class,
     )
     train(settings)
-    shipped = evaluate_run(
-        args.data_dir,
-        args.out,
-        None,
-        args.transients,
-        args.quasars,
-        args.quasar_limit,
-        args.eros,
-    )
+    shipped = evaluate_run_folder(args)
     if args.install:
         install(args.out / "candidates" / shipped, f"css-{shipped}")
