@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from services.cli.main import TRAINING_COMMANDS as COMMANDS_NEEDING_TRAINING
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("classifier", "stream", "sources", "services", "training")
 SERVERS = ("confluent_kafka", "redis", "fastapi", "starlette", "uvicorn", "httpx")
-TRAINING_COMMANDS = {f"services/cli/{name}.py" for name in ("train", "experiments", "evaluate")}
+TRAINING_COMMANDS = {f"services/cli/{name}.py" for name in COMMANDS_NEEDING_TRAINING}
 
 # package -> what it must never import (at any level)
 FORBIDDEN = {
