@@ -115,7 +115,8 @@ def test_an_object_shows_its_curve_images_probabilities_and_history(service, bro
     assert len(browser.find_elements(By.CSS_SELECTOR, "#object-view svg circle")) == 260
     backgrounds = len(load_bundle(DEFAULT_MODELS_DIR / "css-hybrid").backgrounds)
     pictures = browser.find_elements(By.CSS_SELECTOR, "#object-view img")
-    assert len(pictures) == 1 + backgrounds
+    assert len(pictures) == 2 + backgrounds  # the image, the card's backgrounds, the survey's
+    assert any("minus its survey's background" in p.get_attribute("alt") for p in pictures)
     assert all(
         browser.execute_script("return arguments[0].naturalWidth", p) > 100 for p in pictures
     )

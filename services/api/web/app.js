@@ -95,7 +95,10 @@ function picture(base64, caption) {
 function images(set, band) {
   const figures = [picture(set.image, `dm-dt image, band ${band}`)];
   for (const [name, png] of Object.entries(set.subtracted)) {
-    figures.push(picture(png, `band ${band} minus the ${name} background`));
+    const which = name === "survey" && set.survey_background
+      ? `its survey's background (${set.survey_background})`
+      : `the ${name} background`;
+    figures.push(picture(png, `band ${band} minus ${which}`));
   }
   return figures;
 }
