@@ -43,6 +43,7 @@ def test_health_and_models(client):
     assert ready.json()["models"] == {
         "css-dmdtnet": "CPUExecutionProvider",
         "css-hybrid": "CPUExecutionProvider",
+        "survey-hybrid": "CPUExecutionProvider",
     }
     summaries = {s["name"]: s for s in client.get("/models").json()}
     assert summaries["css-hybrid"]["grid"] == "crts-fine-dm"
