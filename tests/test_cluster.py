@@ -71,6 +71,19 @@ def test_the_store_on_a_cluster_equals_a_batch_recomputation(cluster_client, sam
     assert len(_masters_holding(cluster_client, objects)) == 3  # spread over every master
 
 
+def test_survey_backgrounds_on_a_cluster(cluster_client):
+    """The background script's keys share the ``{dmdt:bg}`` slot: it runs as ``EVAL`` in a
+    cluster pipeline, and the names and documents read back in one slot."""
+    store = ObjectStore(cluster_client, GRID)
+    store.add_to_survey_backgrounds(
+        {("ztf", "g"): (np.full(GRID.shape, 0.3), 3), ("lsst", "r"): (np.ones(GRID.shape), 2)}
+    )
+    found = {(b.survey, b.band): b for b in store.survey_backgrounds()}
+    assert {key: b.images for key, b in found.items()} == {("ztf", "g"): 3, ("lsst", "r"): 2}
+    np.testing.assert_allclose(found[("ztf", "g")].mean(), 0.1)
+    np.testing.assert_allclose(found[("lsst", "r")].mean(), 0.5)
+
+
 def test_the_scoring_queue_is_sharded_over_the_cluster(cluster_client):
     queue = ScoringQueue(cluster_client, shards=8)
     objects = {f"ZTF{i:05d}": 1_700_000_000.0 + i for i in range(1000)}
