@@ -45,13 +45,10 @@ class BandPoint(NamedTuple):
 
 def plausible(point: BandPoint) -> bool:
     """Whether a light curve would accept the point (time, magnitude and error in range)."""
-    return all(
-        low <= value <= high
-        for value, (low, high) in (
-            (point.mjd, TIME_LIMITS),
-            (point.mag, MAG_LIMITS),
-            (point.err, ERR_LIMITS),
-        )
+    return (
+        TIME_LIMITS[0] <= point.mjd <= TIME_LIMITS[1]
+        and MAG_LIMITS[0] <= point.mag <= MAG_LIMITS[1]
+        and ERR_LIMITS[0] <= point.err <= ERR_LIMITS[1]
     )
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,9 +51,9 @@ MAX_DISTNR = 1.4
 _FLUX = 0.4 * math.log(10.0)  # d(flux)/flux per magnitude
 
 
-@dataclass(frozen=True)
-class ZtfDetection:
-    """One detection with both magnitudes (``dc_mag`` is None when it is not valid)."""
+class ZtfDetection(NamedTuple):
+    """One detection with both magnitudes (``dc_mag`` is None when it is not valid); a named
+    tuple, ~10x cheaper to make than a frozen dataclass (ten in every alert)."""
 
     candid: int
     mjd: float
@@ -67,8 +68,7 @@ class ZtfDetection:
     dc_err: float | None
 
 
-@dataclass(frozen=True)
-class ZtfUpperLimit:
+class ZtfUpperLimit(NamedTuple):
     mjd: float
     band: str
     diffmaglim: float
