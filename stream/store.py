@@ -26,6 +26,7 @@ writes.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -36,7 +37,11 @@ from redis.cluster import ClusterPipeline, RedisCluster
 from classifier.accumulator import DmDtAccumulator, points_bytes
 from classifier.grid import DmDtGrid
 from classifier.readers.base import BandPoint
-from classifier.survey_background import HALF_LIFE_IMAGES, SurveyBackground
+from classifier.survey_background import (
+    HALF_LIFE_IMAGES,
+    SurveyBackground,
+    SurveyBackgroundError,
+)
 from stream import keys
 from stream.defaults import HOT_OBJECTS_MB, MAX_POINTS_PER_BAND
 from stream.hot_objects import HotObject, HotObjects
@@ -44,6 +49,7 @@ from stream.redis_client import RedisClient, Script
 from stream.rescoring import LastScoring
 from stream.results import StreamResult
 
+log = logging.getLogger("dmdt.store")
 MAX_RETRIES = 50
 
 # KEYS: meta, candids, bands, then per changed band: points, counts, older encoding.
@@ -498,22 +504,26 @@ class ObjectStore:
         )
 
     def survey_backgrounds(self) -> list[SurveyBackground]:
-        """Every survey and band's background on the store's grid, in name order; one that
-        cannot be read raises :class:`SurveyBackgroundError`."""
+        """Every survey and band's background on the store's grid, in name order. One that
+        cannot be read (written on another grid, or damaged) is left out and logged; the
+        next images added start it afresh."""
         fingerprint = self.grid.fingerprint
         members: set[bytes] = self.client.smembers(keys.survey_backgrounds(fingerprint))  # type: ignore[assignment]
-        names = sorted(member.decode() for member in members)
-        if not names:
+        pairs = [member.decode().split(":", 1) for member in sorted(members)]
+        if not pairs:
             return []
-        pairs = [name.split(":", 1) for name in names]
         pipe = self.client.pipeline(transaction=False)
         for survey, band in pairs:
             pipe.get(keys.survey_background(fingerprint, survey, band))
-        return [
-            SurveyBackground.from_json(survey, band, blob, self.grid.shape)
-            for (survey, band), blob in zip(pairs, pipe.execute(), strict=True)
-            if blob is not None
-        ]
+        found = []
+        for (survey, band), blob in zip(pairs, pipe.execute(), strict=True):
+            if blob is None:
+                continue
+            try:
+                found.append(SurveyBackground.from_json(survey, band, blob, self.grid.shape))
+            except SurveyBackgroundError as error:
+                log.warning("survey background left out: %s", error)
+        return found
 
     def load_history(self, object_id: str) -> list[StreamResult]:
         """The object's last classifications, newest first."""

@@ -8,7 +8,7 @@ from typing import Annotated
 import redis
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from classifier.survey_background import SurveyBackground, SurveyBackgroundError
+from classifier.survey_background import SurveyBackground
 from services.api.dependencies import ServedDep, StoreDep
 from services.api.errors import unavailable
 from services.api.images import ImageFormat, encoded
@@ -20,11 +20,11 @@ NAME_PATTERN = r"^[A-Za-z0-9_.+\-]{1,32}$"
 
 
 def measured(store: ObjectStore) -> list[SurveyBackground]:
-    """Every survey background the store holds on its grid (503 if Redis or a stored
-    background cannot be read; the details go to the log)."""
+    """Every survey background the store holds on its grid (503 if Redis cannot be read;
+    the details go to the log)."""
     try:
         return store.survey_backgrounds()
-    except (redis.RedisError, SurveyBackgroundError) as error:
+    except redis.RedisError as error:
         raise unavailable("Redis", error) from None
 
 
