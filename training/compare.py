@@ -23,6 +23,7 @@ from classifier.features import FEATURE_NAMES
 from classifier.inference import OnnxClassifier
 from classifier.model_input import model_inputs, select_features
 from training.dataset import Split, load_examples
+from training.evaluate import first_points
 from training.paper import CLASSES
 
 POINTS = (20, 50, None)  # None: the whole curve
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| points | new | baseline | difference: median [95% interval] | share better |")
     print("|---|---:|---:|---:|---:|")
     for k in POINTS:
-        curves = [e.curve.first(k) if k and len(e.curve) > k else e.curve for e in test]
+        curves = first_points([e.curve for e in test], k)
         new, baseline = (_answers(model, curves) for model in models)
         d = macro_f1_difference(labels, new, baseline, args.resamples)
         print(

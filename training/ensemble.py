@@ -26,11 +26,10 @@ from training.dataset import Split
 from training.export import write_bundle
 from training.fit import predict_logits
 from training.nets import build
-from training.pipeline import TrainSettings, calibrate, prepare
+from training.pipeline import WEIGHTS, TrainSettings, calibrate, prepare
 
 ARCHITECTURE = "hybrid-ensemble"
 NAME = "survey-hybrid"  # the bundle it makes, installed under this name
-WEIGHTS = "weights.pt"
 
 
 class EnsembleError(ValueError):

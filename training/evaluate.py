@@ -104,6 +104,11 @@ def candidates(run_dir: Path) -> list[Candidate]:
     return found
 
 
+def first_points(curves: Sequence[LightCurve], k: int | None) -> list[LightCurve]:
+    """Each curve cut to its first ``k`` points in time order (None: whole)."""
+    return [c.first(k) if k and len(c) > k else c for c in curves]
+
+
 def _eros_scores(model: Candidate, inputs: dict[str, np.ndarray], types: list[str]) -> dict:
     probabilities = model.score(inputs)[1]
     called = [model.classes[i] for i in probabilities.argmax(axis=1)]
@@ -166,10 +171,7 @@ def evaluate(
     rng = np.random.default_rng(CADENCE_SEED)
     curve_sets: dict[str, dict[str, list[LightCurve]]] = {
         "points": {
-            f"first_{k}" if k else "all": [
-                e.curve.first(k) if k and len(e.curve) > k else e.curve for e in test
-            ]
-            for k in POINTS
+            f"first_{k}" if k else "all": first_points([e.curve for e in test], k) for k in POINTS
         },
         "cadences": {
             name: [view(e.curve, cadence, rng) for e in test] for name, cadence in CADENCES.items()

@@ -46,6 +46,7 @@ from training.nets import ARCHITECTURES, build, uses_features
 from training.other_class import OTHER, OtherSources, other_curves
 from training.paper import CLASSES
 
+WEIGHTS = "weights.pt"  # a network's trained weights, beside its bundle (dmdt ensemble reads them)
 UNKNOWN_QUANTILE = 0.05  # 95% of known validation objects score above the threshold
 
 
@@ -366,7 +367,7 @@ def train(settings: TrainSettings, log=print) -> dict:
             feature_names=settings.features if uses_features(architecture) else None,
             periodogram=settings.periodogram,
         )
-        torch.save(result.model.state_dict(), folder / "weights.pt")
+        torch.save(result.model.state_dict(), folder / WEIGHTS)
         (folder / "history.json").write_text(json.dumps(result.history))
         report["candidates"][architecture] = {
             "validation_macro_f1": calibration.validation_macro_f1,
