@@ -53,7 +53,8 @@ _FLUX = 0.4 * math.log(10.0)  # d(flux)/flux per magnitude
 
 class ZtfDetection(NamedTuple):
     """One detection with both magnitudes (``dc_mag`` is None when it is not valid); a named
-    tuple, ~10x cheaper to make than a frozen dataclass (ten in every alert)."""
+    tuple, ~6x cheaper to make than a frozen dataclass of these fields (0.2 against 1.2 µs;
+    an alert has ~10)."""
 
     candid: int
     mjd: float

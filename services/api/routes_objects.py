@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Annotated
 
 import numpy as np
@@ -44,7 +45,7 @@ def get_object(
         raise unavailable("Redis", error) from None
     if not stored.bands:
         raise HTTPException(status_code=404, detail=f"no object {object_id!r} in the stream")
-    survey = _survey_backgrounds(store, model, object_id) if images else {}
+    survey = _survey_backgrounds(store, model, object_id, stored.bands) if images else {}
     return ObjectState(
         object_id=object_id,
         data_version=stored.version,
@@ -57,7 +58,7 @@ def get_object(
                 acc.n_points,
                 image_format,
                 f"{object_id} {band}",
-                survey.get(band, survey.get("")),
+                survey.get(band),
             )
             for band, acc in sorted(stored.bands.items())
         }
@@ -70,23 +71,25 @@ def get_object(
 
 
 def _survey_backgrounds(
-    store: ObjectStore, model: OnnxClassifier, object_id: str
+    store: ObjectStore, model: OnnxClassifier, object_id: str, bands: Iterable[str]
 ) -> dict[str, tuple[str, np.ndarray]]:
-    """Per band, the background of the object's survey the stream has measured (ready), and
-    under "" the card's cadence background that stands in for the other bands."""
+    """For each band, what to subtract as the object's survey background, and what it is:
+    the background the stream has measured (ready), else the card's cadence background
+    (absent for a band when the card has none)."""
     survey = survey_of(object_id)
-    found = {
-        b.band: (f"{survey} {b.band}, measured from {b.images} images", b.mean())
-        for b in measured(store)
-        if b.survey == survey and b.ready
-    }
+    ready = {b.band: b for b in measured(store) if b.survey == survey and b.ready}
     fallback = model.bundle.backgrounds.get("cadence")
-    if fallback is not None:
-        found[""] = (
-            f"the card's cadence background (fewer than {MIN_IMAGES} {survey} images)",
-            fallback,
-        )
-    return found
+    chosen = {}
+    for band in bands:
+        if band in ready:
+            found = ready[band]
+            chosen[band] = (f"{survey} {band}, measured from {found.images} images", found.mean())
+        elif fallback is not None:
+            chosen[band] = (
+                f"the card's cadence background (fewer than {MIN_IMAGES} {survey} images)",
+                fallback,
+            )
+    return chosen
 
 
 def _points(acc: DmDtAccumulator) -> CurvePoints:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictFloat
 
+from classifier.survey_background import HALF_LIFE_IMAGES, MIN_IMAGES
 from classifier.verdict import Verdict
 from stream.results import StreamResult
 
@@ -59,15 +60,17 @@ class Images(GridImage):
     survey_background: str | None = Field(
         None,
         description="what 'survey' subtracted: the stream's measured background of the "
-        "object's survey and band, or the card's cadence background while fewer than 100 "
-        "images are measured",
+        "object's survey and band, or the card's cadence background while fewer than "
+        f"{MIN_IMAGES} images are measured",
     )
 
 
 class SurveyBackgroundSummary(BaseModel):
     survey: str
     band: str
-    images: int = Field(description="scored images added (older ones fade, half-life 20,000)")
+    images: int = Field(
+        description=f"scored images added (older ones fade, half-life {HALF_LIFE_IMAGES:,})"
+    )
     ready: bool = Field(description="enough images to be used for the survey's objects")
 
 
