@@ -185,6 +185,20 @@ def insert_points(points, n, new_t, new_m, new_err, lut, tables, counts, added):
 
 
 @nb.njit(cache=True)
+def first_invalid(t, m, err):
+    """The index of the first point with a value outside the light-curve limits (NaN and
+    infinities included), or -1 when every point is valid."""
+    for i in range(t.shape[0]):
+        if not (
+            TIME_LIMITS[0] <= t[i] <= TIME_LIMITS[1]
+            and MAG_LIMITS[0] <= m[i] <= MAG_LIMITS[1]
+            and ERR_LIMITS[0] <= err[i] <= ERR_LIMITS[1]
+        ):
+            return i
+    return -1
+
+
+@nb.njit(cache=True)
 def insert_point(points, n, t_new, m_new, err_new, lut, tables, counts):
     """Validate and insert a single point (the streaming hot path).
 

@@ -71,6 +71,7 @@ _COUNT_TYPES: dict[int, np.dtype[np.unsignedinteger]] = {
     8: np.dtype("<u8"),
 }
 
+_COUNT_MAX = {width: int(np.iinfo(dtype).max) for width, dtype in _COUNT_TYPES.items()}
 
 COUNTS_MAGIC = b"DMDC"
 _COUNTS_HEADER = struct.Struct("<4sBBHH8sI")
@@ -115,6 +116,22 @@ def _as_float(name: str, value: object) -> float:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise LightCurveError(name, f"{value!r} is not a number") from None
+
+
+def _valid_float_arrays(
+    t: object, mag: object, err: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(t, mag, err)`` when they are float64 arrays of one length with every value within
+    the light-curve limits (checked in compiled code: the stream's case), else None (the
+    slower check then names the first bad value)."""
+    if not (isinstance(t, np.ndarray) and isinstance(mag, np.ndarray)):
+        return None
+    if not isinstance(err, np.ndarray):
+        return None
+    arrays = (t, mag, err)
+    if any(a.dtype != np.float64 or a.ndim != 1 or len(a) != len(t) for a in arrays):
+        return None
+    return arrays if _kernels.first_invalid(t, mag, err) < 0 else None
 
 
 class DmDtAccumulator:
@@ -210,7 +227,7 @@ class DmDtAccumulator:
 
     def add_new(self, t: object, mag: object, err: object | None = None) -> np.ndarray:
         """Add points in any order (O(n) each); returns which were new (a boolean each)."""
-        times, mags, errs = self._checked(t, mag, err)
+        times, mags, errs = _valid_float_arrays(t, mag, err) or self._checked(t, mag, err)
         self._reserve(len(times))
         added = np.zeros(len(times), dtype=np.bool_)
         self._n += int(
@@ -232,7 +249,7 @@ class DmDtAccumulator:
     def _count_width(self, widths: Iterable[int]) -> int:
         """The narrowest of ``widths`` (bytes, ascending) that holds every count."""
         top = int(self._counts.max(initial=0))
-        return next(w for w in widths if top <= np.iinfo(_COUNT_TYPES[w]).max)
+        return next(w for w in widths if top <= _COUNT_MAX[w])
 
     def to_bytes(self) -> bytes:
         """The versioned, compact encoding described in the module docstring."""
@@ -246,7 +263,7 @@ class DmDtAccumulator:
             width,
             _FLAG_ERRORS if has_err else 0,
             *self.grid.shape,
-            bytes.fromhex(self.grid.fingerprint),
+            self.grid.fingerprint_bytes,
             n,
         )
         parts = [
@@ -268,7 +285,7 @@ class DmDtAccumulator:
             VERSION,
             width,
             *self.grid.shape,
-            bytes.fromhex(self.grid.fingerprint),
+            self.grid.fingerprint_bytes,
             self._n,
         )
         return header + self.counts.astype(_COUNT_TYPES[width]).tobytes()

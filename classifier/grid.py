@@ -94,6 +94,7 @@ class DmDtGrid:
     dt_edges: np.ndarray
     name: str = "custom"
     _kernel_args: tuple[np.ndarray, ...] = field(init=False, repr=False)
+    _fingerprint: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         dm = _check_edges("dm_edges", self.dm_edges)
@@ -107,6 +108,8 @@ class DmDtGrid:
         object.__setattr__(self, "dm_edges", dm)
         object.__setattr__(self, "dt_edges", dt)
         object.__setattr__(self, "_kernel_args", tables)
+        digest = hashlib.sha256(dm.tobytes() + b"|" + dt.tobytes()).digest()[:8]
+        object.__setattr__(self, "_fingerprint", digest)
 
     @classmethod
     def preset(cls, name: str) -> DmDtGrid:
@@ -139,8 +142,12 @@ class DmDtGrid:
     @property
     def fingerprint(self) -> str:
         """Short hash of the edges: counts from different grids must never be mixed."""
-        digest = hashlib.sha256(self.dm_edges.tobytes() + b"|" + self.dt_edges.tobytes())
-        return digest.hexdigest()[:16]
+        return self._fingerprint.hex()
+
+    @property
+    def fingerprint_bytes(self) -> bytes:
+        """:attr:`fingerprint` as the 8 bytes the stored encodings carry."""
+        return self._fingerprint
 
     @property
     def kernel_args(self) -> tuple[np.ndarray, ...]:

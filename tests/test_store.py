@@ -341,3 +341,25 @@ def test_a_stored_background_of_another_grid_is_left_out_then_started_afresh(red
     (background,) = store.survey_backgrounds()
     assert background.images == 2
     np.testing.assert_allclose(background.mean(), 0.25)
+
+
+def test_one_script_call_writes_a_batch_and_retries_only_the_object_changed_meanwhile(
+    redis_client, samples
+):
+    curve, points = _css_points(samples)
+    store, other = ObjectStore(redis_client, GRID), ObjectStore(redis_client, GRID)
+    names = ["b0", "b1", "b2"]
+    store.add_alerts([AlertPoints(name, {"V": points[:40]}) for name in names])
+    other.add_points("b1", {"V": points[40:45]})  # b1 changes behind the first store's back
+    before = _commands(redis_client).get("evalsha", 0)
+    results = store.add_alerts([AlertPoints(name, {"V": points[40:50]}) for name in names])
+    # One call for the three objects, then one for b1 alone, read again after its conflict.
+    assert _commands(redis_client)["evalsha"] == before + 2
+    assert [r.new_points for r in results] == [{"V": 10}, {"V": 5}, {"V": 10}]
+    g = [BandPoint(1000 + i, p.mjd, p.mag, p.err) for i, p in enumerate(points[:3])]
+    store.add_alerts([AlertPoints(name, {"g": g}) for name in names])
+    for name in names:
+        assert redis_client.smembers(keys.bands(name)) == {b"V", b"g"}  # g: new to each
+        stored = ObjectStore(redis_client, GRID).load(name)
+        assert np.array_equal(stored["V"].counts, GRID.counts(curve.first(50)))
+        assert stored["g"].n_points == 3
