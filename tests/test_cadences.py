@@ -10,7 +10,7 @@ from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
 from classifier.readers import read_file
 from training.cadences import CADENCES, CSS, MIN_POINTS, nights, view
-from training.leakage import IMAGE, audit
+from training.leakage import IMAGE, IMAGE_MINUS_BACKGROUND, audit
 
 pytest.importorskip("sklearn")
 
@@ -76,4 +76,5 @@ def test_the_audit_finds_the_point_count_and_nothing_at_css_cadence(samples):
     other = audit(curves, {"gaia": [view(c, CADENCES["gaia"], rng) for c in curves]}, grid)
     by_input = dict(zip(other.inputs, other.separability[:, 0], strict=True))
     assert by_input["log10_n_points"] == 1.0 and "log10_n_points" in other.leaking()
-    assert other.inputs[-1] == IMAGE
+    assert other.inputs[-2:] == (IMAGE, IMAGE_MINUS_BACKGROUND)
+    assert np.all(same.shift[-2:] == 0.0)  # one sampling: its background moves nothing either

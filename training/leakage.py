@@ -12,6 +12,11 @@ The same objects are taken at CSS cadence (as they are) and at each other survey
   the same object, in units of its spread between CSS objects (the interquartile range; for
   the image, the median L1 distance between two CSS objects).
 
+The image is also measured minus its survey background (:data:`IMAGE_MINUS_BACKGROUND`), as
+the stream subtracts one (:mod:`classifier.survey_background`): the mean image of the same
+sampling's *other* objects (two halves of the objects, each background taken from the other
+half). What the subtraction removes is the part of the survey's signature every object shares.
+
 Inputs whose separability exceeds :data:`LEAK_THRESHOLD` at some cadence are flagged.
 """
 
@@ -32,6 +37,7 @@ from classifier.normalise import Normalisation, normalise
 
 LEAK_THRESHOLD = 0.5
 IMAGE = "dm-dt image"
+IMAGE_MINUS_BACKGROUND = "dm-dt image - survey background"
 _FOLDS = 5
 
 
@@ -83,6 +89,20 @@ def _images(curves: Sequence[LightCurve], grid: DmDtGrid, norm: Normalisation) -
     return normalise(counts, np.array([len(c) for c in curves]), norm)
 
 
+def minus_background(images: np.ndarray) -> np.ndarray:
+    """Each image minus the mean image of the other half of the objects (even and odd
+    positions), so that no object is in its own background.
+
+    >>> minus_background(np.array([[[1.0]], [[3.0]], [[5.0]], [[7.0]]]))[:, 0, 0].tolist()
+    [-4.0, 0.0, 0.0, 4.0]
+    """
+    half = np.arange(len(images)) % 2
+    out = images.astype(np.float64)
+    for h in (0, 1):
+        out[half == h] -= images[half != h].mean(axis=0)
+    return out
+
+
 def audit(
     curves: Sequence[LightCurve],
     views: Mapping[str, Sequence[LightCurve]],
@@ -100,7 +120,8 @@ def audit(
     image_spread = float(
         np.median(np.abs(base_images[pairs[:, 0]] - base_images[pairs[:, 1]]).sum(axis=(1, 2)))
     )
-    inputs = (*FEATURE_NAMES, IMAGE)
+    base_minus = minus_background(base_images)
+    inputs = (*FEATURE_NAMES, IMAGE, IMAGE_MINUS_BACKGROUND)
     sep = np.zeros((len(inputs), len(views)))
     shift = np.zeros_like(sep)
     for k, seen in enumerate(views.values()):
@@ -110,7 +131,10 @@ def audit(
             moved = np.abs(features[:, j] - base_features[:, j])
             shift[j, k] = float(np.median(moved)) / _spread(base_features[:, j])
         images = _images(seen, grid, norm)
-        sep[-1, k] = _image_separability(base_images, images)
-        moved_images = np.abs(images - base_images).sum(axis=(1, 2))
-        shift[-1, k] = float(np.median(moved_images)) / (image_spread or 1.0)
+        for row, (base, other) in enumerate(
+            ((base_images, images), (base_minus, minus_background(images))), start=-2
+        ):
+            sep[row, k] = _image_separability(base, other)
+            moved_images = np.abs(other - base).sum(axis=(1, 2))
+            shift[row, k] = float(np.median(moved_images)) / (image_spread or 1.0)
     return Leakage(inputs, tuple(views), sep, shift, len(curves))

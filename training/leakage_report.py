@@ -18,7 +18,7 @@ from classifier.inference import OnnxClassifier
 from classifier.lightcurve import LightCurve
 from classifier.model_input import IMAGE_NORMALISATION
 from training.cadences import CADENCES, CSS, view
-from training.leakage import LEAK_THRESHOLD, Leakage, audit
+from training.leakage import IMAGE_MINUS_BACKGROUND, LEAK_THRESHOLD, Leakage, audit
 from training.robustness import macro_f1
 from training.tables import number_table
 
@@ -94,7 +94,8 @@ def leakage_section(
         "**Separability** `|2 AUC - 1|` of each input between the CSS sampling and each other",
         "(0: the input cannot tell the surveys apart; 1: it always can; the image: a",
         "cross-validated logistic regression on its pixels; `training/leakage.py`), with the",
-        f"{model.bundle.name} card's grid and the models' image normalisation:",
+        f"{model.bundle.name} card's grid and the models' image normalisation; the",
+        "periodogram features as the 2.x models compute them (`refined`):",
         "",
         *number_table(
             "input", columns, dict(zip(leakage.inputs, leakage.separability.tolist(), strict=True))
@@ -109,6 +110,12 @@ def leakage_section(
         *number_table(
             "input", columns, dict(zip(leakage.inputs, leakage.shift.tolist(), strict=True))
         ),
+        "",
+        f"`{IMAGE_MINUS_BACKGROUND}`: the image minus the mean image of the same sampling's",
+        "other objects (each half of the objects takes the other half's), as the stream",
+        "subtracts its survey backgrounds. It removes what every object of a survey shares;",
+        "what the subtraction leaves of the shift is how differently the survey's sampling",
+        "changes each object's image.",
         "",
         f"Separability above {LEAK_THRESHOLD} at some cadence ({len(flagged)} inputs): "
         + ", ".join(f"`{name}`" for name in flagged)
