@@ -38,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from classifier import periodogram as pg  # noqa: E402
-from classifier import second_mode as sm  # noqa: E402
 from classifier.features import PERIODOGRAMS, _series, basic_features, feature_matrix  # noqa: E402
 from classifier.inference import OnnxClassifier  # noqa: E402
 from classifier.lightcurve import LightCurve  # noqa: E402
@@ -86,10 +85,6 @@ def _cost_rows(chosen: list[LightCurve]) -> dict[str, float]:
     }
     rows["refined periodogram + folded"] = _seconds_per_curve(
         lambda: pg.refined_periodograms(series, n_jobs=1), len(chosen)
-    )
-    periods = pg.refined_periodograms(series, n_jobs=1)[:, 0]
-    rows["second mode at the best period"] = _seconds_per_curve(
-        lambda: sm.second_modes(series, periods), len(chosen)
     )
     rows["fixed periodogram + folded"] = _seconds_per_curve(
         _one_thread(lcf.Extractor(pg.fixed_periodogram()), series), len(chosen)

@@ -26,7 +26,6 @@ import light_curve as lcf
 import numpy as np
 
 from classifier import periodogram as pg
-from classifier import second_mode as sm
 from classifier.lightcurve import LightCurve
 
 Periodogram = Literal["fixed", "refined"]
@@ -78,7 +77,6 @@ FEATURE_NAMES: tuple[str, ...] = (
     ),
     "log10_n_points",
     "log10_baseline",
-    *sm.NAMES,
 )
 
 
@@ -135,11 +133,7 @@ def feature_matrix(
         return np.zeros((0, len(columns)), dtype=np.float32)
     series = [_series(curve) for curve in curves]
     n_basic = len(_basic().names)
-    n_before = n_basic + len(pg.NAMES) + 2  # the second modes come last, after the extras
-    with_second_mode = any(c >= n_before for c in columns)
-    with_periodogram = with_second_mode or any(
-        n_basic <= c < n_basic + len(pg.NAMES) for c in columns
-    )
+    with_periodogram = any(n_basic <= c < n_basic + len(pg.NAMES) for c in columns)
     if with_periodogram and periodogram == "fixed":
         values = _many(_fixed(), series, n_jobs)
     else:
@@ -147,9 +141,6 @@ def feature_matrix(
         values[:, :n_basic] = _many(_basic(), series, n_jobs)
         if with_periodogram:
             values[:, n_basic:] = pg.refined_periodograms(series, n_jobs, passes)
-    second = np.full((len(curves), len(sm.NAMES)), np.nan)
-    if with_second_mode:
-        second = sm.second_modes(series, values[:, n_basic + pg.NAMES.index(_PERIOD_NAMES[0])])
     with np.errstate(divide="ignore", invalid="ignore"):
         for name in _PERIOD_NAMES:
             column = n_basic + pg.NAMES.index(name)
@@ -160,7 +151,7 @@ def feature_matrix(
                 np.log10([max(curve.baseline, 1e-3) for curve in curves]),
             ]
         )
-    rows = np.concatenate([values, extra, second], axis=1)[:, columns]
+    rows = np.concatenate([values, extra], axis=1)[:, columns]
     return np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 

@@ -11,7 +11,6 @@ from classifier.bundle import load_bundle
 from classifier.features import FEATURE_NAMES, feature_matrix
 from classifier.lightcurve import LightCurve
 from classifier.registry import find_bundle
-from classifier.second_mode import NAMES as SECOND_MODE
 
 
 def _refined(t: np.ndarray, mag: np.ndarray, err: np.ndarray) -> np.ndarray:
@@ -70,9 +69,7 @@ def test_feature_vectors_differ_only_in_the_periodogram_columns():
     curves = [_sinusoid(0.4 + 0.1 * i, 50, 200.0, seed=i) for i in range(5)]
     fixed = feature_matrix(curves, periodogram="fixed")
     refined = feature_matrix(curves, periodogram="refined")
-    periodogram_columns = [
-        i for i, name in enumerate(FEATURE_NAMES) if "period" in name or name in SECOND_MODE
-    ]  # the second mode is searched at the best period
+    periodogram_columns = [i for i, name in enumerate(FEATURE_NAMES) if "period" in name]
     other = [i for i in range(len(FEATURE_NAMES)) if i not in periodogram_columns]
     assert np.array_equal(fixed[:, other], refined[:, other])
     # both find the same best period on clean sinusoids
