@@ -184,16 +184,25 @@ def insert_points(points, n, new_t, new_m, new_err, lut, tables, counts, added):
     return total
 
 
+@nb.njit(cache=True, inline="always")
+def _refusal(t, m, err):
+    """:data:`BAD_TIME`, :data:`BAD_MAG` or :data:`BAD_ERR` for a value not finite or outside
+    the light-curve limits (an error may be NaN: unknown), else 0."""
+    if not (TIME_LIMITS[0] <= t <= TIME_LIMITS[1]):  # NaN fails every comparison
+        return BAD_TIME
+    if not (MAG_LIMITS[0] <= m <= MAG_LIMITS[1]):
+        return BAD_MAG
+    if not (np.isnan(err) or ERR_LIMITS[0] <= err <= ERR_LIMITS[1]):
+        return BAD_ERR
+    return 0
+
+
 @nb.njit(cache=True)
 def first_invalid(t, m, err):
     """The index of the first point with a value outside the light-curve limits (NaN and
-    infinities included), or -1 when every point is valid."""
+    infinities included, errors too), or -1 when every point is valid."""
     for i in range(t.shape[0]):
-        if not (
-            TIME_LIMITS[0] <= t[i] <= TIME_LIMITS[1]
-            and MAG_LIMITS[0] <= m[i] <= MAG_LIMITS[1]
-            and ERR_LIMITS[0] <= err[i] <= ERR_LIMITS[1]
-        ):
+        if np.isnan(err[i]) or _refusal(t[i], m[i], err[i]) != 0:
             return i
     return -1
 
@@ -205,12 +214,9 @@ def insert_point(points, n, t_new, m_new, err_new, lut, tables, counts):
     Returns 1 if new, 0 if a duplicate, or :data:`BAD_TIME`, :data:`BAD_MAG`, :data:`BAD_ERR`
     (nothing changed) when a value is not finite or outside the light-curve limits.
     """
-    if not (TIME_LIMITS[0] <= t_new <= TIME_LIMITS[1]):  # NaN fails every comparison
-        return BAD_TIME
-    if not (MAG_LIMITS[0] <= m_new <= MAG_LIMITS[1]):
-        return BAD_MAG
-    if not (np.isnan(err_new) or ERR_LIMITS[0] <= err_new <= ERR_LIMITS[1]):
-        return BAD_ERR
+    refusal = _refusal(t_new, m_new, err_new)
+    if refusal != 0:
+        return refusal
     return _insert_one(points, n, t_new, m_new, err_new, lut, tables, counts)
 
 
