@@ -98,3 +98,20 @@ def test_one_member_is_not_an_ensemble(two_runs, shared_data, tmp_path, capsys):
     _, runs = two_runs
     assert main(_ensemble_args(shared_data, tmp_path / "out", runs[:1])) == 2
     assert "an ensemble needs at least 2 runs, got 1" in capsys.readouterr().err
+
+
+def test_a_named_ensemble_is_installed_under_its_name(two_runs, shared_data, monkeypatch):
+    root, runs = two_runs
+    monkeypatch.setenv("DMDT_MODELS_DIR", str(root / "named-models"))
+    args = [*_ensemble_args(shared_data, root / "named", runs), "--name", "css-hybrid"]
+    assert main([*args, "--install"]) == 0
+    assert load_bundle(root / "named-models" / "css-hybrid").card.name == "css-hybrid"
+    assert not (root / "named-models" / "survey-hybrid").exists()
+
+
+def test_a_name_that_is_not_a_folder_name_is_refused(shared_data, tmp_path, capsys):
+    args = _ensemble_args(shared_data, tmp_path / "out", [tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(SystemExit) as stopped:
+        main([*args, "--name", "../elsewhere"])
+    assert stopped.value.code == 2
+    assert "'../elsewhere': 1-64 lower-case letters" in capsys.readouterr().err

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from classifier.bundle import ModelBundle, load_bundle
+from classifier.defaults import ENSEMBLE_NAME
 from classifier.model_input import model_inputs
 from training.dataset import Split
 from training.export import write_bundle
@@ -29,7 +30,6 @@ from training.nets import build
 from training.pipeline import WEIGHTS, TrainSettings, calibrate, prepare
 
 ARCHITECTURE = "hybrid-ensemble"
-NAME = "survey-hybrid"  # the bundle it makes, installed under this name
 
 
 class EnsembleError(ValueError):
@@ -75,9 +75,11 @@ def _agree(runs: Sequence[Path], bundles: Sequence[ModelBundle], split: Split) -
                 raise EnsembleError(f"{run}: its {field} differ from {runs[0]}'s")
 
 
-def ensemble(settings: TrainSettings, runs: Sequence[Path], log=print) -> dict[str, Any]:
+def ensemble(
+    settings: TrainSettings, runs: Sequence[Path], name: str = ENSEMBLE_NAME, log=print
+) -> dict[str, Any]:
     """Average the ``hybrid`` candidates of ``runs`` into ``settings.out_dir/candidates/hybrid``
-    and write ``run.json`` there, ready for ``dmdt evaluate``."""
+    (a bundle called ``name``) and write ``run.json`` there, ready for ``dmdt evaluate``."""
     if len(runs) < 2:
         raise EnsembleError(f"an ensemble needs at least 2 runs, got {len(runs)}")
     started = time.time()
@@ -107,7 +109,7 @@ def ensemble(settings: TrainSettings, runs: Sequence[Path], log=print) -> dict[s
     disagreement = write_bundle(
         model,
         settings.out_dir / "candidates" / "hybrid",
-        name=NAME,
+        name=name,
         version=settings.version,
         architecture=ARCHITECTURE,
         grid=bundles[0].grid,
