@@ -28,7 +28,7 @@ from training.metrics import (
     unknown_separation,
 )
 from training.paper import CLASSES
-from training.pipeline import _temperature_weights
+from training.pipeline import UNKNOWN_QUANTILE, _temperature_weights, unknown_threshold
 
 
 def _names(per_class: int) -> dict[str, str]:
@@ -241,3 +241,29 @@ def test_a_cosine_schedule_with_averaged_weights_trains_and_bad_settings_are_ref
         FitConfig(schedule="linear")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"weight_average 1\.0"):
         FitConfig(weight_average=1.0)
+
+
+def _rejected(probabilities: np.ndarray, threshold: float) -> float:
+    other = probabilities.argmax(axis=1) == len(CLASSES)
+    return float(np.mean(other | (probabilities.max(axis=1) < threshold)))
+
+
+def test_the_unknown_threshold_rejects_the_set_share_counting_other_answers():
+    rng = np.random.default_rng(5)
+    probabilities = rng.dirichlet(np.ones(len(CLASSES) + 1) * 0.3, size=2000)
+    for row, values in enumerate(probabilities):  # 3% answered other, the rest one of the 7
+        target = len(CLASSES) if row < 60 else row % len(CLASSES)
+        top = values.argmax()
+        values[[top, target]] = values[[target, top]]
+    answered_other = np.mean(probabilities.argmax(axis=1) == len(CLASSES))
+    assert answered_other == pytest.approx(0.03, abs=0.005)  # rejected before any flag
+    threshold = unknown_threshold(probabilities)
+    assert _rejected(probabilities, threshold) == pytest.approx(UNKNOWN_QUANTILE, abs=1e-3)
+    # a top-probability quantile alone would reject more than the set share
+    alone = np.quantile(probabilities.max(axis=1), UNKNOWN_QUANTILE)
+    assert _rejected(probabilities, alone) > UNKNOWN_QUANTILE + 0.01
+
+
+def test_no_curve_is_flagged_when_other_answers_already_reject_the_share():
+    probabilities = np.tile(np.eye(len(CLASSES) + 1)[[0, len(CLASSES)]], (10, 1))
+    assert unknown_threshold(probabilities) == 0.0  # half answered other

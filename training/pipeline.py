@@ -47,7 +47,7 @@ from training.other_class import OTHER, OtherSources, other_curves
 from training.paper import CLASSES
 
 WEIGHTS = "weights.pt"  # a network's trained weights, beside its bundle (dmdt ensemble reads them)
-UNKNOWN_QUANTILE = 0.05  # 95% of known validation objects score above the threshold
+UNKNOWN_QUANTILE = 0.05  # validation curves of the 7 classes rejected (other or unknown)
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,22 @@ def _fit_config(architecture: str, settings: TrainSettings) -> FitConfig:
     )
 
 
-def _unknown_threshold(probabilities: np.ndarray) -> float:
-    return float(np.quantile(probabilities.max(axis=1), UNKNOWN_QUANTILE))
+def unknown_threshold(probabilities: np.ndarray) -> float:
+    """The top probability under which a curve is flagged unknown, set on validation curves
+    of the 7 classes so that :data:`UNKNOWN_QUANTILE` of them are rejected in all: answered
+    ``other`` (a column after the 7, in models that have it) or flagged.
+
+    >>> members = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.7, 0.3]])
+    >>> tops = [0.9, 0.6, 0.8, 0.7]  # none answered other: the plain quantile
+    >>> bool(unknown_threshold(members) == np.quantile(tops, UNKNOWN_QUANTILE))
+    True
+    """
+    top = probabilities.max(axis=1)
+    answered_member = probabilities.argmax(axis=1) < len(CLASSES)
+    to_flag = UNKNOWN_QUANTILE * len(top) - np.count_nonzero(~answered_member)
+    if to_flag <= 0:  # answering ``other`` already rejects that many
+        return 0.0
+    return float(np.quantile(top[answered_member], to_flag / np.count_nonzero(answered_member)))
 
 
 def _temperature_weights(y_val: np.ndarray) -> np.ndarray:
@@ -275,7 +289,7 @@ def calibrate(logits: np.ndarray, y_val: np.ndarray) -> Calibration:
     members = y_val < len(CLASSES)
     return Calibration(
         temperature,
-        _unknown_threshold(probabilities[members]),
+        unknown_threshold(probabilities[members]),
         float(f1_score(y_val, probabilities.argmax(axis=1), average="macro")),
     )
 
