@@ -11,9 +11,9 @@ ENSEMBLE_NAME = "survey-hybrid"  # ``dmdt ensemble``: the bundle it makes unless
 PICTURE_GRID = "crts"  # ``dmdt image`` and ``dmdt gallery``: the paper's 22 x 24 grid
 PICTURE_NORMALISATION = "mahabal"  # ``dmdt image`` and ``dmdt gallery``: 255 x pairs / n(n-1)/2
 
-# ``dmdt train`` / TrainSettings: the recipe of the shipped hybrid (css-hybrid 1.1.0).
+# ``dmdt train`` / TrainSettings: the recipe of the shipped hybrid (css-hybrid 1.2.0).
 TRAINING_GRID = "crts-fine-dm"
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.2.0"
 TRAINING_SEED = 2017  # the split's seed and the training seed (initial weights, shuffles, views)
 PARTIAL_VIEWS = 3  # partial (first-k-points) views added per training curve
 NOISY_SHARE = 0.0  # share of partial views whose magnitudes are redrawn within their errors
