@@ -14,7 +14,6 @@ answers are measured by ``training.compare`` (second command). Needs the trainin
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -35,7 +34,7 @@ from onnxruntime.quantization import (  # noqa: E402
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: E402
 
-from classifier.bundle import ModelBundle, load_bundle  # noqa: E402
+from classifier.bundle import CARD, ONNX, ModelBundle, load_bundle, sha256_of  # noqa: E402
 from classifier.inference import OnnxClassifier  # noqa: E402
 from classifier.model_input import model_inputs  # noqa: E402
 from training.dataset import Split, load_examples  # noqa: E402
@@ -85,7 +84,7 @@ def quantize(bundle: ModelBundle, inputs: dict[str, np.ndarray], out: Path) -> M
         quant_pre_process(str(bundle.onnx_path), str(prepared))
         quantize_static(
             str(prepared),
-            str(out / "model.onnx"),
+            str(out / ONNX),
             _OneAtATime(inputs),
             op_types_to_quantize=TRUNK_OPS,
             nodes_to_exclude=_outside_trunk(prepared),
@@ -94,10 +93,10 @@ def quantize(bundle: ModelBundle, inputs: dict[str, np.ndarray], out: Path) -> M
             weight_type=QuantType.QInt8,
             per_channel=True,
         )
-    card = json.loads((bundle.onnx_path.parent / "card.json").read_text())
+    card = json.loads((bundle.onnx_path.parent / CARD).read_text())
     card["version"] += "-int8"
-    card["onnx_sha256"] = hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
-    (out / "card.json").write_text(json.dumps(card, indent=1))
+    card["onnx_sha256"] = sha256_of(out / ONNX)
+    (out / CARD).write_text(json.dumps(card, indent=1))
     return load_bundle(out)
 
 
