@@ -26,7 +26,7 @@ from classifier.model_input import model_inputs
 from training.dataset import Split
 from training.export import write_bundle
 from training.fit import predict_logits
-from training.nets import build
+from training.nets import TRUNK_CHANNELS, build
 from training.pipeline import WEIGHTS, TrainSettings, calibrate, prepare
 
 ARCHITECTURE = "hybrid-ensemble"
@@ -57,8 +57,13 @@ def _member(folder: Path) -> tuple[ModelBundle, nn.Module]:
         raise EnsembleError(f"{folder}: a {bundle.card.architecture} network takes no features")
     n_features = len(bundle.card.feature_names)
     placeholder = (torch.zeros(n_features), torch.ones(n_features))  # loaded with the weights
+    channels = (bundle.card.training_data or {}).get("trunk_channels", TRUNK_CHANNELS)
     network = build(
-        bundle.card.architecture, bundle.grid.shape, len(bundle.card.classes), placeholder
+        bundle.card.architecture,
+        bundle.grid.shape,
+        len(bundle.card.classes),
+        placeholder,
+        (int(channels[0]), int(channels[1])),
     )
     network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return bundle, network.eval()

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 ARCHITECTURES = ("mahabal2017", "dmdtnet", "hybrid")
+TRUNK_CHANNELS = (32, 64)  # the convolution blocks' widths of dmdtnet's and hybrid's trunk
 
 
 class Mahabal2017(nn.Module):
@@ -56,7 +57,7 @@ class DmDtTrunk(nn.Module):
     """Convolutional trunk shared by ``dmdtnet`` and ``hybrid``: image -> vector."""
 
     def __init__(
-        self, shape: tuple[int, int], width: int = 128, channels: tuple[int, int] = (32, 64)
+        self, shape: tuple[int, int], width: int = 128, channels: tuple[int, int] = TRUNK_CHANNELS
     ) -> None:
         super().__init__()
         first, second = channels
@@ -75,7 +76,7 @@ class DmDtNet(nn.Module):
     net, ``(16, 32)``, to train dozens of variants in minutes on a CPU."""
 
     def __init__(
-        self, shape: tuple[int, int], n_classes: int, channels: tuple[int, int] = (32, 64)
+        self, shape: tuple[int, int], n_classes: int, channels: tuple[int, int] = TRUNK_CHANNELS
     ) -> None:
         super().__init__()
         self.trunk = DmDtTrunk(shape, channels=channels)
@@ -95,11 +96,12 @@ class Hybrid(nn.Module):
         n_classes: int,
         feature_mean: torch.Tensor,
         feature_scale: torch.Tensor,
+        channels: tuple[int, int] = TRUNK_CHANNELS,
     ) -> None:
         super().__init__()
         self.register_buffer("feature_mean", feature_mean.float())
         self.register_buffer("feature_scale", feature_scale.float())
-        self.trunk = DmDtTrunk(shape)
+        self.trunk = DmDtTrunk(shape, channels=channels)
         n_features = feature_mean.shape[0]
         self.features = nn.Sequential(
             nn.Linear(n_features, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 64), nn.ReLU()
@@ -121,16 +123,18 @@ def build(
     shape: tuple[int, int],
     n_classes: int,
     feature_stats: tuple[torch.Tensor, torch.Tensor] | None = None,
+    trunk_channels: tuple[int, int] = TRUNK_CHANNELS,
 ) -> nn.Module:
-    """A fresh network; ``hybrid`` needs the training features' (mean, scale)."""
+    """A fresh network; ``hybrid`` needs the training features' (mean, scale);
+    ``trunk_channels`` sets the convolution widths of ``dmdtnet`` and ``hybrid``."""
     if architecture == "mahabal2017":
         return Mahabal2017(shape, n_classes)
     if architecture == "dmdtnet":
-        return DmDtNet(shape, n_classes)
+        return DmDtNet(shape, n_classes, trunk_channels)
     if architecture == "hybrid":
         if feature_stats is None:
             raise ValueError("the hybrid network needs feature statistics")
-        return Hybrid(shape, n_classes, *feature_stats)
+        return Hybrid(shape, n_classes, *feature_stats, channels=trunk_channels)
     raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
 
 

@@ -42,7 +42,7 @@ from training.fit import (
     predict_logits,
 )
 from training.label_sets import label_mask
-from training.nets import ARCHITECTURES, build, uses_features
+from training.nets import ARCHITECTURES, TRUNK_CHANNELS, build, uses_features
 from training.other_class import OTHER, OtherSources, other_curves
 from training.paper import CLASSES
 
@@ -66,6 +66,7 @@ class TrainSettings:
     eros_dir: Path | None = None  # EROS-1 folder: its train part joins the training curves
     eros_limit: int | None = None  # at most this many EROS curves a type and band
     architectures: tuple[str, ...] = ARCHITECTURES
+    trunk_channels: tuple[int, int] = TRUNK_CHANNELS  # dmdtnet's and hybrid's convolution widths
     max_epochs: int | None = None  # None: each architecture's default
     schedule: Schedule = "plateau"  # the learning rate's (training/fit.py)
     weight_average: float = 0.0  # decay of the weights' moving average a step (0: none)
@@ -201,6 +202,7 @@ def _training_data(
         "cadence_views": f"{settings.cadence_views} a curve of each of "
         f"{', '.join(CADENCES)} (training/cadences.py), half cut to their first k points",
         "features": list(settings.features),
+        "trunk_channels": list(settings.trunk_channels),
         "fit": f"learning rate schedule {settings.schedule}, weights' moving average "
         + (f"decay {settings.weight_average} a step" if settings.weight_average else "none"),
     }
@@ -347,7 +349,7 @@ def train(settings: TrainSettings, log=print) -> dict:
     }
     for architecture in settings.architectures:
         pick = (lambda d: d) if uses_features(architecture) else (lambda d: {"image": d["image"]})
-        model = build(architecture, grid.shape, len(classes), stats)
+        model = build(architecture, grid.shape, len(classes), stats, settings.trunk_channels)
         result = fit(
             model,
             pick(train_in),

@@ -14,7 +14,7 @@ from classifier import defaults
 from classifier.features import NEW_MODELS_PERIODOGRAM, PERIODOGRAMS
 from classifier.grid import PRESETS
 from classifier.registry import models_dir
-from services.cli.arguments import share
+from services.cli.arguments import count, share
 from services.cli.evaluate import evaluate_run
 
 _KEPT = ("card.json", "model.onnx")
@@ -157,6 +157,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="networks to train (default: every one, mahabal2017 dmdtnet hybrid)",
     )
+    train.add_argument(
+        "--trunk-channels",
+        nargs=2,
+        type=count,
+        default=(32, 64),  # training.nets.TRUNK_CHANNELS (torch is not imported here)
+        metavar=("FIRST", "SECOND"),
+        help="widths of the two convolution blocks of dmdtnet and hybrid (default 32 64; "
+        "16 32 costs ~1/3 of the network's time)",
+    )
     train.add_argument("--epochs", type=int, default=None, help="maximum epochs per network")
     train.add_argument(
         "--schedule",
@@ -237,6 +246,7 @@ def run(args: argparse.Namespace) -> None:
         features=SURVEY_NEUTRAL_FEATURES if args.features == "survey-neutral" else FEATURE_NAMES,
         periodogram=args.periodogram,
         architectures=tuple(args.architectures or ARCHITECTURES),
+        trunk_channels=tuple(args.trunk_channels),
         eros_dir=args.eros,
         eros_limit=args.eros_limit,
         max_epochs=args.epochs,
