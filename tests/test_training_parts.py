@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import f1_score
+from torch import nn
 
 from classifier.lightcurve import LightCurve
+from services.cli.main import build_parser
 from training.augment import MIN_POINTS, partial_view, with_partial_views
 from training.backgrounds import compute_backgrounds, robust_pca
 from training.dataset import Split, label_of
@@ -27,6 +29,7 @@ from training.metrics import (
     shift_to_paper_prior,
     unknown_separation,
 )
+from training.nets import TRUNK_CHANNELS, build
 from training.paper import CLASSES
 from training.pipeline import UNKNOWN_QUANTILE, _temperature_weights, unknown_threshold
 
@@ -267,3 +270,21 @@ def test_the_unknown_threshold_rejects_the_set_share_counting_other_answers():
 def test_no_curve_is_flagged_when_other_answers_already_reject_the_share():
     probabilities = np.tile(np.eye(len(CLASSES) + 1)[[0, len(CLASSES)]], (10, 1))
     assert unknown_threshold(probabilities) == 0.0  # half answered other
+
+
+def test_the_trunk_channels_set_the_convolution_widths_and_the_cli_default_is_the_nets():
+    stats = (torch.zeros(3), torch.ones(3))
+    narrow = build("hybrid", (32, 24), 7, stats, trunk_channels=(16, 32))
+    widths = [layer.out_channels for layer in narrow.modules() if isinstance(layer, nn.Conv2d)]
+    assert widths == [16, 16, 32, 32]
+    logits = narrow.eval()(torch.zeros(2, 1, 32, 24), torch.zeros(2, 3))
+    assert logits.shape == (2, 7)
+    default = build("dmdtnet", (32, 24), 7)
+    assert [m.out_channels for m in default.modules() if isinstance(m, nn.Conv2d)] == [
+        TRUNK_CHANNELS[0],
+        TRUNK_CHANNELS[0],
+        TRUNK_CHANNELS[1],
+        TRUNK_CHANNELS[1],
+    ]
+    args = build_parser().parse_args(["train", "curves"])
+    assert tuple(args.trunk_channels) == TRUNK_CHANNELS
