@@ -113,9 +113,21 @@ class AlertIngest:
                     sorted(self.decoders), on_assign=_log_assigned, on_revoke=_log_revoked
                 )
                 self._subscribed = True
-            return self.consumer.consume(self.batch_size, self.poll_s) or None
+            return self._consume() or None
         except KafkaException as error:
             raise BrokerError(f"consume failed: {error}") from error
+
+    def _consume(self) -> list[Message]:
+        """What has arrived, up to ``batch_size``, without waiting; when nothing has, wait up
+        to ``poll_s`` for the first message only. (``Consumer.consume(n, t)`` waits until n
+        messages or t have passed: at a low rate every batch would wait the whole ``t``.)"""
+        messages = self.consumer.consume(self.batch_size, 0)
+        if messages:
+            return messages
+        messages = self.consumer.consume(1, self.poll_s)
+        if messages and self.batch_size > 1:
+            messages += self.consumer.consume(self.batch_size - 1, 0)
+        return messages
 
     def commit(self, batch: list[Message]) -> None:
         """Commit after the points are safe. A failed commit (the broker unreachable) only
