@@ -18,11 +18,63 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 HALF_LIFE_IMAGES = 20_000  # an image's weight halves after this many more images
 MIN_IMAGES = 100  # a survey background with fewer images is not used (the card's stands in)
+
+
+def decay(images: float) -> float:
+    """The factor an image's weight fades by while ``images`` more are added."""
+    return 2.0 ** (-images / HALF_LIFE_IMAGES)
+
+
+class ImageSum(NamedTuple):
+    """Images to add to one background: their sum (each image faded by the images added
+    after it), how many, and their weight (the same fading of 1 an image; ``images`` when
+    they are added at once)."""
+
+    total: np.ndarray
+    images: int
+    weight: float
+
+
+class PendingImages:
+    """Scored images kept in memory until they are added to the stored backgrounds in one
+    go: per (survey, band), faded as the store fades them, so adding the pending sums once
+    gives the backgrounds that adding each batch as it came would have.
+
+    >>> pending = PendingImages()
+    >>> pending.add(("ztf", "r"), np.full((1, 1), 2.0), 2)
+    >>> pending.add(("ztf", "r"), np.full((1, 1), 1.0), 1)
+    >>> ((key, (total, images, weight)),) = pending.take().items()
+    >>> key, images, bool(weight < 3), bool(total[0, 0] < 3), pending.take()
+    (('ztf', 'r'), 3, True, True, {})
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[tuple[str, str], ImageSum] = {}
+
+    def __len__(self) -> int:
+        return sum(held.images for held in self._sums.values())
+
+    def add(self, key: tuple[str, str], total: np.ndarray, images: int) -> None:
+        """Add the sum of ``images`` images of one survey and band."""
+        held = self._sums.get(key)
+        if held is None:
+            self._sums[key] = ImageSum(total.astype(np.float64), images, float(images))
+            return
+        fade = decay(images)
+        self._sums[key] = ImageSum(
+            held.total * fade + total, held.images + images, held.weight * fade + images
+        )
+
+    def take(self) -> dict[tuple[str, str], ImageSum]:
+        """The pending sums, leaving none."""
+        sums, self._sums = self._sums, {}
+        return sums
 
 
 class SurveyBackgroundError(ValueError):

@@ -40,6 +40,7 @@ from classifier.grid import DmDtGrid
 from classifier.readers.base import BandPoint
 from classifier.survey_background import (
     HALF_LIFE_IMAGES,
+    ImageSum,
     SurveyBackground,
     SurveyBackgroundError,
 )
@@ -125,11 +126,12 @@ return 1
 """
 
 # KEYS: background, the set of names.  ARGV: images added k, half-life, rows, columns, name,
-# then the sum of the k images (rows x columns values, row-major). A document of another
-# shape (unreadable) is started afresh.
+# their weight (classifier.survey_background.ImageSum), then their sum (rows x columns
+# values, row-major). A document of another shape (unreadable) is started afresh.
 _ADD_TO_BACKGROUND = """
 local k, half = tonumber(ARGV[1]), tonumber(ARGV[2])
 local rows, columns = tonumber(ARGV[3]), tonumber(ARGV[4])
+local added = tonumber(ARGV[6])
 local size = rows * columns
 local background
 local held = redis.call('GET', KEYS[1])
@@ -147,8 +149,8 @@ if not background then
 end
 local decay = 2 ^ (-k / half)
 local total = background['total']
-for i = 1, size do total[i] = total[i] * decay + tonumber(ARGV[5 + i]) end
-background['weight'] = background['weight'] * decay + k
+for i = 1, size do total[i] = total[i] * decay + tonumber(ARGV[6 + i]) end
+background['weight'] = background['weight'] * decay + added
 background['images'] = background['images'] + k
 redis.call('SET', KEYS[1], cjson.encode(background))
 redis.call('SADD', KEYS[2], ARGV[5])
@@ -517,13 +519,10 @@ class ObjectStore:
             pipe.set(keys.coarse_pass(oid, band), blob)
         pipe.execute()
 
-    def add_to_survey_backgrounds(
-        self, sums: Mapping[tuple[str, str], tuple[np.ndarray, int]]
-    ) -> None:
-        """Add to each (survey, band)'s background on the store's grid the sum of ``k``
-        images (``(sum, k)``, in the model images' units), in one round trip; each update is
-        one atomic script, so workers add side by side
-        (:mod:`classifier.survey_background`)."""
+    def add_to_survey_backgrounds(self, sums: Mapping[tuple[str, str], ImageSum]) -> None:
+        """Add to each (survey, band)'s background on the store's grid a sum of images (in
+        the model images' units), in one round trip; each update is one atomic script, so
+        workers add side by side (:mod:`classifier.survey_background`)."""
         if not sums:
             return
         fingerprint = self.grid.fingerprint
@@ -535,10 +534,10 @@ class ObjectStore:
                         keys.survey_background(fingerprint, survey, band),
                         keys.survey_backgrounds(fingerprint),
                     ],
-                    [k, HALF_LIFE_IMAGES, rows, columns, f"{survey}:{band}"]
+                    [images, HALF_LIFE_IMAGES, rows, columns, f"{survey}:{band}", repr(weight)]
                     + [repr(value) for value in total.astype(np.float64).ravel().tolist()],
                 )
-                for (survey, band), (total, k) in sums.items()
+                for (survey, band), (total, images, weight) in sums.items()
             ]
         )
 

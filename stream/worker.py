@@ -10,9 +10,12 @@ card's edges and normalisation (no pair is re-binned), the refined periodogram r
 band's last coarse pass while the band grows by at most a tenth (a
 :class:`classifier.periodogram.CoarsePass`, kept in Redis beside the object); run the model
 once; produce each result as JSON to the results topic, keyed by object id, and wait until
-the broker has taken them all; then write them to Redis, and add the scored images to their
-survey and band's cadence background (:mod:`classifier.survey_background`); only then
-acknowledge the claims. A
+the broker has taken them all; then write them to Redis, and keep the scored images for
+their survey and band's cadence background (:mod:`classifier.survey_background`); only then
+acknowledge the claims. The kept images are added to the stored backgrounds every
+``SURVEY_BACKGROUND_FLUSH_S`` (one script call a survey and band, instead of one a batch),
+at most once: a worker that dies, or fails to write them, loses at most that long's images
+from a mean over tens of thousands. A
 batch whose results were not delivered, or not written, goes back to the queue, and a worker
 killed mid-batch leaves its claims to be queued again when their lease expires. An object
 that fails on its own is set aside (:meth:`ScoringWorker.reject`) and the rest of its batch
@@ -30,10 +33,16 @@ from classifier.inference import OnnxClassifier
 from classifier.model_input import accumulator_inputs
 from classifier.periodogram import CoarsePass
 from classifier.selection import scoring_band
+from classifier.survey_background import PendingImages
 from classifier.verdict import verdicts
 from stream import metrics
 from stream.decoders import survey_of
-from stream.defaults import CLAIM_LEASE_S, WORKER_MAX_BATCH, WORKER_MAX_WAIT_MS
+from stream.defaults import (
+    CLAIM_LEASE_S,
+    SURVEY_BACKGROUND_FLUSH_S,
+    WORKER_MAX_BATCH,
+    WORKER_MAX_WAIT_MS,
+)
 from stream.delivery import Delivery, KafkaProducer
 from stream.rescoring import RescoringPolicy
 from stream.results import StreamResult
@@ -76,6 +85,8 @@ class ScoringWorker:
         self.claim_lease_s = claim_lease_s
         self.policy = policy or RescoringPolicy()
         self._lease_checked = 0.0
+        self._images = PendingImages()
+        self._images_flushed = time.monotonic()
         metrics.report_provider(model, expect_gpu)
 
     def take(self) -> Claims | None:
@@ -99,7 +110,10 @@ class ScoringWorker:
 
     def housekeeping(self) -> None:
         """Claims a dead worker left behind for longer than the lease go back to the queue
-        (checked every ``LEASE_CHECK_S``); the queue's state is exported."""
+        (checked every ``LEASE_CHECK_S``); the kept images go to the survey backgrounds
+        when due; the queue's state is exported."""
+        if time.monotonic() - self._images_flushed >= SURVEY_BACKGROUND_FLUSH_S:
+            self.flush_survey_backgrounds()
         if time.monotonic() - self._lease_checked > min(LEASE_CHECK_S, self.claim_lease_s):
             if requeued := self.queue.requeue_expired(self.claim_lease_s):
                 log.warning("%d objects claimed by a dead worker queued again", requeued)
@@ -113,6 +127,18 @@ class ScoringWorker:
     def close(self) -> None:
         if self.results is not None:
             self.results.producer.flush(10)
+        self.flush_survey_backgrounds()
+
+    def flush_survey_backgrounds(self) -> None:
+        """Add the kept images to their survey backgrounds, in one round trip; they are
+        dropped from memory first, so none is added twice."""
+        self._images_flushed = time.monotonic()
+        sums = self._images.take()
+        if not sums:
+            return
+        self.store.add_to_survey_backgrounds(sums)
+        for (survey, band), added in sums.items():
+            metrics.SURVEY_BACKGROUND_IMAGES.labels(survey, band).inc(added.images)
 
     def process(self, batch: Claims) -> list[StreamResult]:
         """Score a claimed batch of (object id, oldest alert time); returns the new results,
@@ -147,7 +173,7 @@ class ScoringWorker:
             for (stored, band), verdict in zip(chosen, answers, strict=True)
         ]
         self._publish(results)
-        self._add_to_survey_backgrounds(chosen, inputs["image"])
+        self._keep_for_survey_backgrounds(chosen, inputs["image"])
         done = time.time()
         metrics.COMPUTE_SECONDS.observe(done - started)
         metrics.BATCH_SIZE.observe(len(results))
@@ -156,10 +182,10 @@ class ScoringWorker:
             metrics.ALERT_TO_RESULT.observe(max(0.0, done - result.alert_time))
         return results
 
-    def _add_to_survey_backgrounds(
+    def _keep_for_survey_backgrounds(
         self, chosen: list[tuple[StoredObject, str]], images: np.ndarray
     ) -> None:
-        """Add the scored images to their survey and band's cadence background
+        """Keep the scored images for their survey and band's cadence background
         (:mod:`classifier.survey_background`), once the results are written: a batch
         scored again after a failure here finds its objects scored and adds nothing."""
         sums: dict[tuple[str, str], tuple[np.ndarray, int]] = {}
@@ -167,9 +193,8 @@ class ScoringWorker:
             key = (survey_of(stored.object_id), band)
             total, k = sums.get(key, (np.zeros(image.shape, dtype=np.float64), 0))
             sums[key] = (total + image, k + 1)
-        self.store.add_to_survey_backgrounds(sums)
-        for (survey, band), (_, k) in sums.items():
-            metrics.SURVEY_BACKGROUND_IMAGES.labels(survey, band).inc(k)
+        for key, (total, k) in sums.items():
+            self._images.add(key, total, k)
 
     def _coarse_passes(
         self, chosen: list[tuple[StoredObject, str]]

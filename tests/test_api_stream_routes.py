@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from classifier.defaults import DEFAULT_MODEL
 from classifier.readers import decode_alerts
 from classifier.registry import DEFAULT_MODELS_DIR
+from classifier.survey_background import ImageSum
 from services.api.app import create_app
 from services.settings import Settings
 from stream import keys
@@ -118,7 +119,7 @@ def test_survey_backgrounds_are_served_and_subtracted_from_the_objects_images(st
     store = ObjectStore(redis_client, grid)
     assert client.get("/backgrounds").json() == []
     mean = np.random.default_rng(2).uniform(0, 0.02, grid.shape)
-    store.add_to_survey_backgrounds({("ztf", "r"): (mean * 150, 150)})
+    store.add_to_survey_backgrounds({("ztf", "r"): ImageSum(mean * 150, 150, 150)})
     assert client.get("/backgrounds").json() == [
         {"survey": "ztf", "band": "r", "images": 150, "ready": True}
     ]

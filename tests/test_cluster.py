@@ -16,6 +16,7 @@ from redis.cluster import RedisCluster
 from classifier.grid import DmDtGrid
 from classifier.readers import read_file
 from classifier.readers.base import BandPoint
+from classifier.survey_background import ImageSum
 from services.devtools.embedded_cluster import EmbeddedValkeyCluster
 from stream import keys
 from stream.redis_client import connect
@@ -76,7 +77,10 @@ def test_survey_backgrounds_on_a_cluster(cluster_client):
     cluster pipeline, and the names and documents read back in one slot."""
     store = ObjectStore(cluster_client, GRID)
     store.add_to_survey_backgrounds(
-        {("ztf", "g"): (np.full(GRID.shape, 0.3), 3), ("lsst", "r"): (np.ones(GRID.shape), 2)}
+        {
+            ("ztf", "g"): ImageSum(np.full(GRID.shape, 0.3), 3, 3),
+            ("lsst", "r"): ImageSum(np.ones(GRID.shape), 2, 2),
+        }
     )
     found = {(b.survey, b.band): b for b in store.survey_backgrounds()}
     assert {key: b.images for key, b in found.items()} == {("ztf", "g"): 3, ("lsst", "r"): 2}

@@ -13,7 +13,7 @@ from classifier.accumulator import DmDtAccumulator
 from classifier.grid import DmDtGrid
 from classifier.readers import decode_alerts, read_file
 from classifier.readers.base import BandPoint
-from classifier.survey_background import HALF_LIFE_IMAGES
+from classifier.survey_background import HALF_LIFE_IMAGES, ImageSum, PendingImages
 from stream import keys
 from stream.hot_objects import HotObject, HotObjects
 from stream.store import AlertPoints, ObjectStore
@@ -303,7 +303,7 @@ def test_survey_backgrounds_are_decayed_means_added_side_by_side(redis_client, r
     assert store.survey_backgrounds() == []
     rng = np.random.default_rng(5)
     first = rng.uniform(0, 0.01, (30, *GRID.shape))
-    store.add_to_survey_backgrounds({("ztf", "r"): (first.sum(axis=0), 30)})
+    store.add_to_survey_backgrounds({("ztf", "r"): ImageSum(first.sum(axis=0), 30, 30)})
     (background,) = store.survey_backgrounds()
     assert (background.survey, background.band, background.images) == ("ztf", "r", 30)
     np.testing.assert_allclose(background.mean(), first.mean(axis=0), rtol=1e-5, atol=1e-9)
@@ -313,19 +313,39 @@ def test_survey_backgrounds_are_decayed_means_added_side_by_side(redis_client, r
         worker_store = ObjectStore(redis.Redis.from_url(redis_url), GRID)
         images = np.random.default_rng(seed).uniform(0, 0.01, (10, *GRID.shape))
         for image in images:
-            worker_store.add_to_survey_backgrounds({("ztf", "r"): (image, 1)})
+            worker_store.add_to_survey_backgrounds({("ztf", "r"): ImageSum(image, 1, 1)})
 
     threads = [threading.Thread(target=add_from_a_worker, args=(s,)) for s in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    store.add_to_survey_backgrounds({("lsst", "g"): (np.ones(GRID.shape), 1)})
+    store.add_to_survey_backgrounds({("lsst", "g"): ImageSum(np.ones(GRID.shape), 1, 1)})
     ztf, lsst = sorted(store.survey_backgrounds(), key=lambda b: b.survey, reverse=True)
     assert ztf.images == 70 and ztf.ready is False and lsst.images == 1
     decay = 2.0 ** (-1 / HALF_LIFE_IMAGES)
     assert ztf.weight == pytest.approx(sum(decay**k for k in range(40)) + 30 * decay**40)
     np.testing.assert_allclose(lsst.mean(), 1.0)
+
+
+def test_images_kept_in_memory_and_added_once_give_the_batch_by_batch_background(redis_client):
+    """A worker keeps its batches' images and adds them every second: the stored total
+    and weight are those of adding each batch as it came."""
+    rng = np.random.default_rng(8)
+    batches = [rng.uniform(0, 0.01, (k, *GRID.shape)) for k in (3, 1, 5)]
+    one_by_one, pending = ObjectStore(redis_client, GRID), PendingImages()
+    for images in batches:
+        one_by_one.add_to_survey_backgrounds(
+            {("ztf", "r"): ImageSum(images.sum(axis=0), len(images), len(images))}
+        )
+        pending.add(("lsst", "r"), images.sum(axis=0), len(images))
+    assert len(pending) == 9
+    one_by_one.add_to_survey_backgrounds(pending.take())
+    assert len(pending) == 0
+    ztf, lsst = sorted(one_by_one.survey_backgrounds(), key=lambda b: b.survey, reverse=True)
+    assert (ztf.images, lsst.images) == (9, 9)
+    assert lsst.weight == pytest.approx(ztf.weight, rel=1e-12) and ztf.weight < 9
+    np.testing.assert_allclose(lsst.total, ztf.total, rtol=1e-12)
 
 
 def test_a_stored_background_of_another_grid_is_left_out_then_started_afresh(redis_client, caplog):
@@ -337,7 +357,7 @@ def test_a_stored_background_of_another_grid_is_left_out_then_started_afresh(red
     redis_client.sadd(keys.survey_backgrounds(GRID.fingerprint), "ztf:g")
     assert store.survey_backgrounds() == []
     assert "left out: ztf g: shape (2, 2) with 4 values, the grid's is (22, 24)" in caplog.text
-    store.add_to_survey_backgrounds({("ztf", "g"): (np.full(GRID.shape, 0.5), 2)})
+    store.add_to_survey_backgrounds({("ztf", "g"): ImageSum(np.full(GRID.shape, 0.5), 2, 2)})
     (background,) = store.survey_backgrounds()
     assert background.images == 2
     np.testing.assert_allclose(background.mean(), 0.25)

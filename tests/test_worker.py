@@ -53,6 +53,7 @@ class FakeStore:
         return []
 
     def add_to_survey_backgrounds(self, sums):
+        assert sums, "an empty flush is not a round trip"
         self.background_sums.append(dict(sums))
 
 
@@ -142,15 +143,18 @@ def test_a_delivered_batch_is_written_then_acknowledged(model):
     assert all(r.n_points == 60 and r.band == "r" and r.data_version == 3 for r in results)
 
 
-def test_the_scored_images_join_their_surveys_background(model):
+def test_the_scored_images_join_their_surveys_background_once_flushed(model):
     worker, store, queue = _worker(model, FakeProducer())
     lifecycle.run_once(worker, queue.pop_batch(64, 0, 0), pause_s=0)
-    ((key, (total, k)),) = store.background_sums[0].items()
-    assert key == ("ztf", "r") and k == 2
+    assert store.background_sums == []  # kept until the flush
+    scored_again = lifecycle.run_once(worker, BATCH, pause_s=0)  # already scored: nothing kept
+    worker.flush_survey_backgrounds()
+    worker.flush_survey_backgrounds()  # nothing left: nothing added
+    ((key, (total, k, weight)),) = store.background_sums[0].items()
+    assert key == ("ztf", "r") and k == 2 and weight == 2
     accumulators = [store.objects[oid].bands["r"] for oid, _ in BATCH]
     images = accumulator_inputs(accumulators, None)["image"][:, 0]
     np.testing.assert_allclose(total, images.sum(axis=0), rtol=1e-6)
-    scored_again = lifecycle.run_once(worker, BATCH, pause_s=0)  # already scored: nothing added
     assert scored_again == [] and len(store.background_sums) == 1
 
 
