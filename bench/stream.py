@@ -17,7 +17,9 @@
 3. **latency**: ``dmdt ingest`` + ``dmdt worker`` as separate processes; CSS periodic variables
    streamed as ZTF-like alerts (``sources.ztf_alerts``) at fixed offered rates (300/s = LSST's
    average, 1,333/s = ZTF's observed peak); alert->classification latency per result, from the
-   Kafka timestamp of the oldest unscored alert to the result, p50/p99, per model.
+   Kafka timestamp of the oldest unscored alert to the result, p50/p99, per model; and the
+   CPU time the ingest used an alert and the worker a result (from ``/proc``): on a shared
+   machine the percentiles move with the neighbours' load, the CPU time much less.
 """
 
 from __future__ import annotations
@@ -245,6 +247,22 @@ def _collect(bootstrap: str, topic: str, latencies: list, stop: threading.Event)
     consumer.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_kind(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by the ingest and the worker processes, each kind summed."""
+    used = {"ingest": 0.0, "worker": 0.0}
+    for role, pid in pids.items():
+        kind = role.split("-")[0]
+        if kind in used:
+            used[kind] += cpu_seconds(pid)
+    return used
+
+
 def bench_latency(css: Path, model: str, seconds: float, workers: int) -> dict[float, np.ndarray]:
     """Print a row per offered rate; returns the latencies (s) of each rate."""
     os.environ["DMDT_MODEL"] = model
@@ -274,18 +292,21 @@ def bench_latency(css: Path, model: str, seconds: float, workers: int) -> dict[f
             reader.start()
             time.sleep(4.0)  # the reader's group join
             skip = len(latencies)
+            cpu_before = _cpu_by_kind(service.pids)
             replay(producer, settings.alert_topic, messages, rate=rate)
             settle = time.monotonic() + 60
             while client.zcard(keys.QUEUE) and time.monotonic() < settle:
                 time.sleep(0.1)
             time.sleep(1.0)
+            cpu = {k: v - cpu_before[k] for k, v in _cpu_by_kind(service.pids).items()}
             stop.set()
             reader.join()
         values = np.array(latencies[skip:])
         measured[rate] = values
         print(
             f"| {model} | {workers} | {rate:,.0f} | {len(messages)} | {len(values)} | "
-            f"{np.percentile(values, 50) * 1e3:.0f} | {np.percentile(values, 99) * 1e3:.0f} |"
+            f"{np.percentile(values, 50) * 1e3:.0f} | {np.percentile(values, 99) * 1e3:.0f} | "
+            f"{cpu['ingest'] / len(messages) * 1e3:.3f} | {cpu['worker'] / len(values) * 1e3:.2f} |"
         )
     return measured
 
@@ -332,8 +353,11 @@ def main() -> None:
         bench_update(css)
     if args.only in (None, "latency"):
         print("\n## alert -> classification latency (ms), ingest and worker as processes")
-        print("| model | workers | offered alerts/s | alerts | results | p50 | p99 |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(
+            "| model | workers | offered alerts/s | alerts | results | p50 | p99 | "
+            "ingest CPU ms/alert | worker CPU ms/result |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         measured = {
             f"{model}, {workers} worker{'s' if workers > 1 else ''}": bench_latency(
                 css, model, args.seconds, workers
