@@ -263,11 +263,13 @@ def _cpu_by_kind(pids: dict[str, int]) -> dict[str, float]:
     return used
 
 
-def bench_latency(css: Path, model: str, seconds: float, workers: int) -> dict[float, np.ndarray]:
+def bench_latency(
+    css: Path, model: str, seconds: float, workers: int, rates: tuple[float, ...] = RATES
+) -> dict[float, np.ndarray]:
     """Print a row per offered rate; returns the latencies (s) of each rate."""
     os.environ["DMDT_MODEL"] = model
     measured = {}
-    for rate in RATES:
+    for rate in rates:
         messages = css_stream(css, objects=1000, per_object=40)[: int(rate * seconds)]
         with (
             tempfile.TemporaryDirectory() as logs,
@@ -318,8 +320,9 @@ def plot_latency(measured: dict[str, dict[float, np.ndarray]], path: Path) -> No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    figure, axes = plt.subplots(1, len(RATES), figsize=(5 * len(RATES), 3.6), sharey=True)
-    for axis, rate in zip(np.atleast_1d(axes), RATES, strict=True):
+    rates = sorted(next(iter(measured.values())))
+    figure, axes = plt.subplots(1, len(rates), figsize=(5 * len(rates), 3.6), sharey=True)
+    for axis, rate in zip(np.atleast_1d(axes), rates, strict=True):
         for label, by_rate in measured.items():
             values = np.sort(by_rate[rate]) * 1e3
             axis.plot(values, np.arange(1, len(values) + 1) / len(values), label=label)
@@ -344,6 +347,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="latency: replay length")
     parser.add_argument("--models", nargs="+", default=["css-hybrid", "css-dmdtnet"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1], help="worker processes")
+    parser.add_argument(
+        "--rates", nargs="+", type=float, default=list(RATES), help="latency: offered alerts/s"
+    )
     parser.add_argument("--plot", type=Path, default=None, help="latency: write a PNG here")
     args = parser.parse_args()
     css = args.data / "crts_css" / "lightcurves"
@@ -360,7 +366,7 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         measured = {
             f"{model}, {workers} worker{'s' if workers > 1 else ''}": bench_latency(
-                css, model, args.seconds, workers
+                css, model, args.seconds, workers, tuple(args.rates)
             )
             for model in args.models
             for workers in args.workers
