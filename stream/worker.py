@@ -28,6 +28,7 @@ import logging
 import time
 
 import numpy as np
+import redis
 
 from classifier.inference import OnnxClassifier
 from classifier.model_input import accumulator_inputs
@@ -127,7 +128,10 @@ class ScoringWorker:
     def close(self) -> None:
         if self.results is not None:
             self.results.producer.flush(10)
-        self.flush_survey_backgrounds()
+        try:
+            self.flush_survey_backgrounds()
+        except redis.RedisError as error:  # stopping anyway: the images are lost, not retried
+            log.warning("the last survey background images were not added: %s", error)
 
     def flush_survey_backgrounds(self) -> None:
         """Add the kept images to their survey backgrounds, in one round trip; they are

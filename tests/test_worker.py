@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 from confluent_kafka import KafkaError, KafkaException
 
 from classifier.accumulator import DmDtAccumulator
@@ -156,6 +157,18 @@ def test_the_scored_images_join_their_surveys_background_once_flushed(model):
     images = accumulator_inputs(accumulators, None)["image"][:, 0]
     np.testing.assert_allclose(total, images.sum(axis=0), rtol=1e-6)
     assert scored_again == [] and len(store.background_sums) == 1
+
+
+def test_a_worker_closing_with_redis_down_logs_its_lost_background_images(model, caplog):
+    worker, store, queue = _worker(model, FakeProducer())
+    lifecycle.run_once(worker, queue.pop_batch(64, 0, 0), pause_s=0)
+
+    def down(sums):
+        raise redis.ConnectionError("Connection refused")
+
+    store.add_to_survey_backgrounds = down
+    worker.close()
+    assert "the last survey background images were not added: Connection refused" in caplog.text
 
 
 class SizeLimitedProducer(FakeProducer):
