@@ -17,4 +17,5 @@ MODEL_VERSION = "1.2.0"
 TRAINING_SEED = 2017  # the split's seed and the training seed (initial weights, shuffles, views)
 PARTIAL_VIEWS = 3  # partial (first-k-points) views added per training curve
 NOISY_SHARE = 0.0  # share of partial views whose magnitudes are redrawn within their errors
+TRUNK_CHANNELS = (32, 64)  # the widths of dmdtnet's and hybrid's two convolution blocks
 STUDY_SEEDS = 3  # ``dmdt experiments``: seeds each study variant is trained with

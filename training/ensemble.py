@@ -21,12 +21,12 @@ import torch
 from torch import nn
 
 from classifier.bundle import ModelBundle, load_bundle
-from classifier.defaults import ENSEMBLE_NAME
+from classifier.defaults import ENSEMBLE_NAME, TRUNK_CHANNELS
 from classifier.model_input import model_inputs
 from training.dataset import Split
 from training.export import write_bundle
 from training.fit import predict_logits
-from training.nets import TRUNK_CHANNELS, build
+from training.nets import build
 from training.pipeline import WEIGHTS, TrainSettings, calibrate, prepare
 
 ARCHITECTURE = "hybrid-ensemble"

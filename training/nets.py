@@ -16,8 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from classifier.defaults import TRUNK_CHANNELS
+
 ARCHITECTURES = ("mahabal2017", "dmdtnet", "hybrid")
-TRUNK_CHANNELS = (32, 64)  # the convolution blocks' widths of dmdtnet's and hybrid's trunk
 
 
 class Mahabal2017(nn.Module):

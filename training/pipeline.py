@@ -42,7 +42,7 @@ from training.fit import (
     predict_logits,
 )
 from training.label_sets import label_mask
-from training.nets import ARCHITECTURES, TRUNK_CHANNELS, build, uses_features
+from training.nets import ARCHITECTURES, build, uses_features
 from training.other_class import OTHER, OtherSources, other_curves
 from training.paper import CLASSES
 
@@ -66,7 +66,7 @@ class TrainSettings:
     eros_dir: Path | None = None  # EROS-1 folder: its train part joins the training curves
     eros_limit: int | None = None  # at most this many EROS curves a type and band
     architectures: tuple[str, ...] = ARCHITECTURES
-    trunk_channels: tuple[int, int] = TRUNK_CHANNELS  # dmdtnet's and hybrid's convolution widths
+    trunk_channels: tuple[int, int] = defaults.TRUNK_CHANNELS  # the convolution widths
     max_epochs: int | None = None  # None: each architecture's default
     schedule: Schedule = "plateau"  # the learning rate's (training/fit.py)
     weight_average: float = 0.0  # decay of the weights' moving average a step (0: none)

@@ -161,10 +161,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--trunk-channels",
         nargs=2,
         type=count,
-        default=(32, 64),  # training.nets.TRUNK_CHANNELS (torch is not imported here)
+        default=defaults.TRUNK_CHANNELS,
         metavar=("FIRST", "SECOND"),
-        help="widths of the two convolution blocks of dmdtnet and hybrid (default 32 64; "
-        "16 32 costs ~1/3 of the network's time)",
+        help="widths of the two convolution blocks of dmdtnet and hybrid (default "
+        f"{' '.join(map(str, defaults.TRUNK_CHANNELS))}; 16 32 costs about half the network's "
+        "time)",
     )
     train.add_argument("--epochs", type=int, default=None, help="maximum epochs per network")
     train.add_argument(
