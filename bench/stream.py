@@ -19,7 +19,10 @@
    average, 1,333/s = ZTF's observed peak); alert->classification latency per result, from the
    Kafka timestamp of the oldest unscored alert to the result, p50/p99, per model; and the
    CPU time the ingest used an alert and the worker a result (from ``/proc``): on a shared
-   machine the percentiles move with the neighbours' load, the CPU time much less.
+   machine the percentiles move with the neighbours' load, the CPU time much less. The last
+   columns, the cores each process kept busy from the replay's start to the queue's end
+   (ingest, worker, the embedded broker and Redis, this process's producer and reader) and the
+   whole machine's (any neighbour included), say whether the cores were all taken, and by whom.
 """
 
 from __future__ import annotations
@@ -253,12 +256,47 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy, every core summed (``/proc/stat``)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+CORES_BY = ("ingest", "worker", "broker", "redis", "bench", "machine")
+
+
+def _servers() -> dict[str, int]:
+    """This process's embedded broker and Redis: kind -> process id (``/proc``)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, rest = (entry / "stat").read_text().split("(", 1)[1].rsplit(")", 1)
+        except OSError:  # gone meanwhile
+            continue
+        if int(rest.split()[1]) == os.getpid():
+            for kind, prefix in (("broker", "tansu"), ("redis", "valkey")):
+                if name.startswith(prefix):
+                    found[kind] = int(entry.name)
+    return found
+
+
 def _cpu_by_kind(pids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds used so far by the ingest and the worker processes, each kind summed."""
-    used = {"ingest": 0.0, "worker": 0.0}
+    """CPU seconds used so far by the ingest and the worker processes (each kind summed), the
+    embedded broker and Redis, this process (the producer and the results' reader), and the
+    whole machine (the neighbours too)."""
+    used = {
+        "ingest": 0.0,
+        "worker": 0.0,
+        **{kind: cpu_seconds(pid) for kind, pid in _servers().items()},
+        "bench": cpu_seconds(os.getpid()),
+        "machine": machine_busy_seconds(),
+    }
     for role, pid in pids.items():
         kind = role.split("-")[0]
-        if kind in used:
+        if kind in ("ingest", "worker"):
             used[kind] += cpu_seconds(pid)
     return used
 
@@ -294,13 +332,14 @@ def bench_latency(
             reader.start()
             time.sleep(4.0)  # the reader's group join
             skip = len(latencies)
-            cpu_before = _cpu_by_kind(service.pids)
+            cpu_before, started = _cpu_by_kind(service.pids), time.monotonic()
             replay(producer, settings.alert_topic, messages, rate=rate)
             settle = time.monotonic() + 60
             while client.zcard(keys.QUEUE) and time.monotonic() < settle:
                 time.sleep(0.1)
             time.sleep(1.0)
             cpu = {k: v - cpu_before[k] for k, v in _cpu_by_kind(service.pids).items()}
+            cores = {kind: used / (time.monotonic() - started) for kind, used in cpu.items()}
             stop.set()
             reader.join()
         values = np.array(latencies[skip:])
@@ -308,7 +347,10 @@ def bench_latency(
         print(
             f"| {model} | {workers} | {rate:,.0f} | {len(messages)} | {len(values)} | "
             f"{np.percentile(values, 50) * 1e3:.0f} | {np.percentile(values, 99) * 1e3:.0f} | "
-            f"{cpu['ingest'] / len(messages) * 1e3:.3f} | {cpu['worker'] / len(values) * 1e3:.2f} |"
+            f"{cpu['ingest'] / len(messages) * 1e3:.3f} | "
+            f"{cpu['worker'] / len(values) * 1e3:.2f} | "
+            + " | ".join(f"{cores.get(kind, 0):.2f}" for kind in CORES_BY)
+            + f" of {os.cpu_count()} |"
         )
     return measured
 
@@ -361,9 +403,11 @@ def main() -> None:
         print("\n## alert -> classification latency (ms), ingest and worker as processes")
         print(
             "| model | workers | offered alerts/s | alerts | results | p50 | p99 | "
-            "ingest CPU ms/alert | worker CPU ms/result |"
+            "ingest CPU ms/alert | worker CPU ms/result | cores busy: "
+            + " | ".join(CORES_BY)
+            + " |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(CORES_BY))
         measured = {
             f"{model}, {workers} worker{'s' if workers > 1 else ''}": bench_latency(
                 css, model, args.seconds, workers, tuple(args.rates)
