@@ -8,6 +8,7 @@ sizes are in :mod:`stream.defaults`.
 
 DEFAULT_MODEL = "css-hybrid"  # the most accurate shipped bundle; css-dmdtnet is the fast one
 ENSEMBLE_NAME = "survey-hybrid"  # ``dmdt ensemble``: the bundle it makes unless named
+MIXTURE_NAME = "mixed-hybrid"  # ``dmdt mixture``: the bundle it makes unless named
 PICTURE_GRID = "crts"  # ``dmdt image`` and ``dmdt gallery``: the paper's 22 x 24 grid
 PICTURE_NORMALISATION = "mahabal"  # ``dmdt image`` and ``dmdt gallery``: 255 x pairs / n(n-1)/2
 

@@ -20,6 +20,7 @@ from services.cli import (
     gallery,
     image,
     ingest,
+    mixture,
     predict,
     replay,
     serve,
@@ -42,8 +43,9 @@ COMMANDS = {
     "experiments": experiments,
     "evaluate": evaluate,
     "ensemble": ensemble,
+    "mixture": mixture,
 }
-TRAINING_COMMANDS = ("train", "experiments", "evaluate", "ensemble")
+TRAINING_COMMANDS = ("train", "experiments", "evaluate", "ensemble", "mixture")
 _TRAINING_MODULES = frozenset({"training", "torch", "sklearn", "onnx", "onnxscript"})
 
 
