@@ -361,6 +361,7 @@ def plot_latency(measured: dict[str, dict[float, np.ndarray]], path: Path) -> No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: PLC0415
 
     rates = sorted(next(iter(measured.values())))
     figure, axes = plt.subplots(1, len(rates), figsize=(5 * len(rates), 3.6), sharey=True)
@@ -369,6 +370,9 @@ def plot_latency(measured: dict[str, dict[float, np.ndarray]], path: Path) -> No
             values = np.sort(by_rate[rate]) * 1e3
             axis.plot(values, np.arange(1, len(values) + 1) / len(values), label=label)
         axis.set_xscale("log")
+        axis.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda ms, _: f"{ms:,.0f}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.axvline(100 if rate < 1000 else 250, color="grey", linestyle=":", label="target p99")
         axis.axhline(0.99, color="grey", linewidth=0.5)
         axis.set_title(f"{rate:,.0f} alerts/s offered")
