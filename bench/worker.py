@@ -35,7 +35,7 @@ from services.devtools.embedded import embedded_redis  # noqa: E402
 from stream.scoring_queue import ScoringQueue  # noqa: E402
 from stream.store import AlertPoints, ObjectStore  # noqa: E402
 
-STORE_STEPS = ("load_many", "last_scorings", "coarse_passes", "keep_coarse_passes", "save_results")
+STORE_STEPS = ("load_many", "keep_coarse_passes", "save_results")
 
 
 def _timed(spent: dict[str, float], name: str, call: Callable[..., Any]) -> Callable[..., Any]:

@@ -212,11 +212,24 @@ class StoreResult:
 
 @dataclass(frozen=True)
 class StoredObject:
-    """An object's bands as stored, and the version they were read at."""
+    """An object's bands as stored, and the version they were read at; read for scoring,
+    also what its latest classification was computed from (None: unscored) and each band's
+    kept coarse periodogram pass (None: none)."""
 
     object_id: str
     version: int
     bands: dict[str, DmDtAccumulator]
+    last_scoring: LastScoring | None = None
+    coarse_passes: dict[str, bytes | None] = field(default_factory=dict)
+
+
+def _last_scoring(blob: bytes | None) -> LastScoring | None:
+    """What a stored result (JSON) was computed from."""
+    if blob is None:
+        return None
+    result = json.loads(blob)
+    points = sum(result["points_per_band"].values())
+    return LastScoring(result["data_version"], result["scored_at"], points)
 
 
 def _by_object(alerts: Sequence[AlertPoints]) -> dict[str, list[AlertPoints]]:
@@ -449,8 +462,10 @@ class ObjectStore:
             [entry.version, len(changed), *band_args, update.alerts, time, len(stored), *stored],
         )
 
-    def load_many(self, object_ids: Sequence[str]) -> list[StoredObject]:
-        """Every stored band of each object (no bands when unknown), in two round trips."""
+    def load_many(self, object_ids: Sequence[str], for_scoring: bool = False) -> list[StoredObject]:
+        """Every stored band of each object (no bands when unknown), in two round trips;
+        ``for_scoring``: with its latest scoring and its bands' coarse periodogram passes,
+        read in the same two."""
         heads = self.client.pipeline(transaction=False)
         for oid in object_ids:
             heads.smembers(keys.bands(oid))
@@ -459,6 +474,10 @@ class ObjectStore:
         for oid, bands in zip(object_ids, band_lists, strict=True):
             bodies.hget(keys.meta(oid), "ver")
             _queue_bands_read(bodies, oid, bands)
+            if for_scoring:
+                bodies.get(keys.result(oid))
+                for band in bands:
+                    bodies.get(keys.coarse_pass(oid, band))
         replies = iter(bodies.execute())
         stored = []
         for oid, bands in zip(object_ids, band_lists, strict=True):
@@ -469,7 +488,12 @@ class ObjectStore:
                 for band, found in parts.items()
                 if found[0] is not None or found[2] is not None
             }
-            stored.append(StoredObject(oid, version, accs))
+            if not for_scoring:
+                stored.append(StoredObject(oid, version, accs))
+                continue
+            last = _last_scoring(next(replies))
+            passes = {band: next(replies) for band in bands}
+            stored.append(StoredObject(oid, version, accs, last, passes))
         return stored
 
     def load(self, object_id: str) -> dict[str, DmDtAccumulator]:
@@ -501,14 +525,6 @@ class ObjectStore:
             pipe.zremrangebyrank(keys.LATEST, 0, -keys.LATEST_KEPT - 1)
             pipe.execute()
         return superseded
-
-    def coarse_passes(self, bands: Sequence[tuple[str, str]]) -> list[bytes | None]:
-        """The last coarse periodogram pass kept of each (object, band), as bytes (None:
-        none), in one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        for oid, band in bands:
-            pipe.get(keys.coarse_pass(oid, band))
-        return pipe.execute()
 
     def keep_coarse_passes(self, passes: Mapping[tuple[str, str], bytes]) -> None:
         """Keep each (object, band)'s coarse periodogram pass (bytes), in one round trip."""
@@ -581,16 +597,3 @@ class ObjectStore:
         """The object's latest classification, if it has one."""
         blob = self.client.get(keys.result(object_id))
         return None if blob is None else StreamResult.model_validate_json(blob)
-
-    def last_scorings(self, object_ids: Sequence[str]) -> dict[str, LastScoring]:
-        """What each object's latest classification was computed from (unscored: absent)."""
-        pipe = self.client.pipeline(transaction=False)
-        for oid in object_ids:
-            pipe.get(keys.result(oid))
-        found = {}
-        for oid, blob in zip(object_ids, pipe.execute(), strict=True):
-            if blob is not None:
-                result = json.loads(blob)
-                points = sum(result["points_per_band"].values())
-                found[oid] = LastScoring(result["data_version"], result["scored_at"], points)
-        return found

@@ -2,7 +2,8 @@
 ONNX Runtime -> results.
 
 One batch: claim up to ``max_batch`` objects (waiting at most ``max_wait`` after the first,
-like Triton's dynamic batcher); read their stored counts; skip objects already scored at their
+like Triton's dynamic batcher); read their stored counts, latest scorings and coarse
+periodogram passes (two round trips for the batch); skip objects already scored at their
 current version (a redelivered alert re-queues an unchanged object); defer the objects the
 rescoring policy (:mod:`stream.rescoring`) does not score yet; choose the band to score
 (:func:`classifier.selection.scoring_band`); build model inputs from the stored counts with the
@@ -151,7 +152,8 @@ class ScoringWorker:
         for _, alert_time in batch:
             metrics.QUEUE_SECONDS.observe(max(0.0, started - alert_time))
         alert_times = dict(batch)
-        chosen = self._to_score(self.store.load_many(list(alert_times)), alert_times, started)
+        objects = self.store.load_many(list(alert_times), for_scoring=True)
+        chosen = self._to_score(objects, alert_times, started)
         if not chosen:
             return []
         accumulators = [stored.bands[band] for stored, band in chosen]
@@ -208,7 +210,7 @@ class ScoringWorker:
         bundle = self.model.bundle
         if bundle.periodogram != "refined" or not bundle.feature_names:
             return None
-        blobs = self.store.coarse_passes([(stored.object_id, band) for stored, band in chosen])
+        blobs = [stored.coarse_passes.get(band) for stored, band in chosen]
         return [None if blob is None else CoarsePass.from_bytes(blob) for blob in blobs]
 
     def _keep_coarse_passes(
@@ -233,13 +235,12 @@ class ScoringWorker:
     ) -> list[tuple[StoredObject, str]]:
         """Each object not yet scored at its version and due by the policy, with the band
         to score; the objects not due yet are deferred."""
-        lasts = self.store.last_scorings([stored.object_id for stored in objects])
         chosen, deferred = [], []
         for stored in objects:
             oid = stored.object_id
             points = {b: a.n_points for b, a in stored.bands.items()}
             band = scoring_band(points, self.min_points)
-            last = lasts.get(oid)
+            last = stored.last_scoring
             if last is not None and stored.version == last.version:
                 metrics.OBJECTS_SKIPPED.labels("already_scored").inc()
             elif band is None:

@@ -67,16 +67,15 @@ def _complete(store: ObjectStore, expected: dict) -> bool:
 
 
 def _scored(store: ObjectStore, expected: dict) -> bool:
-    lasts = store.last_scorings(list(expected))
     return all(
-        stored.object_id in lasts and lasts[stored.object_id].version == stored.version
-        for stored in store.load_many(list(expected))
+        stored.last_scoring is not None and stored.last_scoring.version == stored.version
+        for stored in store.load_many(list(expected), for_scoring=True)
     )
 
 
 def worker_scored(store: ObjectStore, expected: dict) -> bool:
     """The worker has written a result for at least one object."""
-    return bool(store.last_scorings(list(expected)))
+    return any(s.last_scoring for s in store.load_many(list(expected), for_scoring=True))
 
 
 def _assert_exact(store: ObjectStore, expected: dict, fault: str, sent: int) -> None:

@@ -16,6 +16,7 @@ from classifier.readers.base import BandPoint
 from classifier.survey_background import HALF_LIFE_IMAGES, ImageSum, PendingImages
 from stream import keys
 from stream.hot_objects import HotObject, HotObjects
+from stream.rescoring import LastScoring
 from stream.store import AlertPoints, ObjectStore
 
 GRID = DmDtGrid.preset("crts")
@@ -288,12 +289,29 @@ def test_a_result_of_an_older_version_never_replaces_a_newer_one(redis_client):
     assert json.loads(redis_client.get(keys.result("x")))["label"] == "RRc"
 
 
-def test_coarse_periodogram_passes_are_kept_per_object_and_band(redis_client):
+def test_read_for_scoring_an_object_comes_with_its_last_scoring_and_coarse_passes(redis_client):
     store = ObjectStore(redis_client, GRID)
-    assert store.coarse_passes([("x", "r"), ("x", "g")]) == [None, None]
-    store.keep_coarse_passes({("x", "r"): b"pass r", ("y", "r"): b"pass y"})
+    for oid in ("x", "y"):
+        store.add_points(
+            oid,
+            {
+                band: [BandPoint(ord(band) * 100 + i, 59000.0 + i, 15.0, 0.1) for i in range(8)]
+                for band in "gr"
+            },
+        )
+    (plain,) = store.load_many(["x"])
+    assert plain.last_scoring is None and plain.coarse_passes == {}
+    x, y, unknown = store.load_many(["x", "y", "z"], for_scoring=True)
+    assert x.last_scoring is None and x.coarse_passes == {"g": None, "r": None}
+    assert unknown.bands == {} and unknown.coarse_passes == {}
+    store.keep_coarse_passes({("x", "r"): b"pass r", ("y", "g"): b"pass g"})
     store.keep_coarse_passes({})
-    assert store.coarse_passes([("x", "r"), ("x", "g"), ("y", "r")]) == [b"pass r", None, b"pass y"]
+    result = {"data_version": x.version, "scored_at": 1.0, "points_per_band": {"g": 8, "r": 8}}
+    store.save_results({"x": json.dumps(result)}, 1.0)
+    x, y = store.load_many(["x", "y"], for_scoring=True)
+    assert x.coarse_passes == {"g": None, "r": b"pass r"}
+    assert y.coarse_passes == {"g": b"pass g", "r": None}
+    assert x.last_scoring == LastScoring(x.version, 1.0, 16) and y.last_scoring is None
 
 
 def test_survey_backgrounds_are_decayed_means_added_side_by_side(redis_client, redis_url):

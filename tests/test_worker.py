@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +40,19 @@ class FakeStore:
             acc.add_many(t, 15 + 0.3 * np.sin(t), np.full(60, 0.02))
             self.objects[oid] = StoredObject(oid, 3, {"r": acc})
 
-    def load_many(self, ids):
-        return [self.objects[oid] for oid in ids]
-
-    def last_scorings(self, ids):
-        return {
+    def load_many(self, ids, for_scoring=False):
+        assert for_scoring, "the worker reads what it scores from in one go"
+        lasts = {
             r.object_id: LastScoring(r.data_version, r.scored_at, sum(r.points_per_band.values()))
             for r in self.saved
-            if r.object_id in ids
         }
+        return [
+            replace(self.objects[oid], last_scoring=lasts.get(oid), coarse_passes=self._passes(oid))
+            for oid in ids
+        ]
+
+    def _passes(self, oid):
+        return {}
 
     def save_results(self, bodies, scored_at):
         self.saved.extend(StreamResult.model_validate_json(body) for body in bodies.values())
@@ -225,8 +230,8 @@ class PassKeepingStore(FakeStore):
         super().__init__(grid)
         self.passes: dict = {}
 
-    def coarse_passes(self, bands):
-        return [self.passes.get(band) for band in bands]
+    def _passes(self, oid):
+        return {band: self.passes.get((oid, band)) for band in self.objects[oid].bands}
 
     def keep_coarse_passes(self, passes):
         self.passes.update(passes)
