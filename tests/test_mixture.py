@@ -85,3 +85,15 @@ def test_a_generalist_without_other_is_refused(shared_data, tmp_path, capsys):
 def test_a_missing_bundle_is_refused(shared_data, tmp_path, capsys):
     assert main(_args(shared_data, tmp_path / "out", specialist=tmp_path / "none")) == 2
     assert f"{tmp_path / 'none'}: missing" in capsys.readouterr().err
+
+
+def test_bundles_exported_at_two_opsets_are_refused():
+    from onnx import helper  # noqa: PLC0415 - the training extra
+
+    from training.mixture import MixtureError, _opsets  # noqa: PLC0415
+
+    graph = helper.make_graph([], "empty", [], [])
+    at = {v: helper.make_model(graph, opset_imports=[helper.make_opsetid("", v)]) for v in (17, 18)}
+    assert [(o.domain, o.version) for o in _opsets([at[18], at[18]])] == [("", 18)]
+    with pytest.raises(MixtureError, match=r"operator set ai\.onnx at 18 and 17"):
+        _opsets([at[18], at[17]])

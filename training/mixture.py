@@ -118,21 +118,42 @@ def mixture_graph(
         node("Add", ["log_vote", "log_p_member"], ["log_p_classes"]),
         node("Concat", ["log_p_classes", "log_p_other"], ["logits"], axis=1),
     ]
-    inputs = [parts["s_"].graph.input[k] for k in range(2)]
-    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, _dims(inputs[0]))
-    features = helper.make_tensor_value_info("features", TensorProto.FLOAT, _dims(inputs[1]))
+    shapes = {value.name: _dims(value) for value in parts["s_"].graph.input}
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, shapes["s_image"])
+    features = helper.make_tensor_value_info("features", TensorProto.FLOAT, shapes["s_features"])
     logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n + 1])
+    s_graph, g_graph = parts["s_"].graph, parts["g_"].graph
     graph = helper.make_graph(
-        [*wiring, *parts["s_"].graph.node, *parts["g_"].graph.node, *rule],
+        [*wiring, *s_graph.node, *g_graph.node, *rule],
         ARCHITECTURE,
         [image, features],
         [logits],
-        [*constants, *parts["s_"].graph.initializer, *parts["g_"].graph.initializer],
+        [*constants, *s_graph.initializer, *g_graph.initializer],
+        value_info=[*s_graph.value_info, *g_graph.value_info],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model = helper.make_model(
+        graph,
+        opset_imports=_opsets([*parts.values()]),
+        functions=[f for part in parts.values() for f in part.functions],
+    )
     model.ir_version = max(part.ir_version for part in parts.values())
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _opsets(models: list[onnx.ModelProto]) -> list[onnx.OperatorSetIdProto]:
+    """The operator sets the models import (the default domain at least at :data:`OPSET`);
+    a domain imported at two versions is refused."""
+    versions: dict[str, int] = {"": OPSET}
+    for model in models:
+        for opset in model.opset_import:
+            held = versions.setdefault(opset.domain, opset.version)
+            if held != opset.version:
+                raise MixtureError(
+                    f"operator set {opset.domain or 'ai.onnx'} at {held} and "
+                    f"{opset.version}: export both bundles with one opset"
+                )
+    return [helper.make_opsetid(domain, version) for domain, version in versions.items()]
 
 
 def _dims(value: onnx.ValueInfoProto) -> list[int | str]:
