@@ -135,10 +135,10 @@ def feature_matrix(
     n_basic = len(_basic().names)
     with_periodogram = any(n_basic <= c < n_basic + len(pg.NAMES) for c in columns)
     if with_periodogram and periodogram == "fixed":
-        values = _many(_fixed(), series, n_jobs)
+        values = pg.extract(_fixed(), series, n_jobs)
     else:
         values = np.full((len(curves), n_basic + len(pg.NAMES)), np.nan)
-        values[:, :n_basic] = _many(_basic(), series, n_jobs)
+        values[:, :n_basic] = pg.extract(_basic(), series, n_jobs)
         if with_periodogram:
             values[:, n_basic:] = pg.refined_periodograms(series, n_jobs, passes)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,11 +153,6 @@ def feature_matrix(
         )
     rows = np.concatenate([values, extra], axis=1)[:, columns]
     return np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-
-
-def _many(extractor: lcf.Extractor, series: list, n_jobs: int) -> np.ndarray:
-    found = extractor.many(series, sorted=True, check=False, fill_value=np.nan, n_jobs=n_jobs)
-    return np.asarray(found, dtype=np.float64).reshape(len(series), -1)
 
 
 def _series(curve: LightCurve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

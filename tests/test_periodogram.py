@@ -117,3 +117,20 @@ def test_a_kept_pass_of_another_format_or_length_is_not_read():
     other_format[0] = 2.0
     assert pg.CoarsePass.from_bytes(other_format.tobytes()) is None
     assert pg.CoarsePass.from_bytes(kept.to_bytes()[:-8]) is None
+
+
+@pytest.mark.parametrize("periodogram", ["refined", "fixed"])
+def test_a_few_curves_one_by_one_get_what_a_thread_pool_gives(samples, periodogram):
+    """Under ``PARALLEL_FROM`` curves, light-curve's extractors run on each curve in turn
+    (``many`` costs a thread pool a call); the values are the same, bit for bit."""
+    from classifier.readers import read_file  # noqa: PLC0415
+
+    curves = [read_file(path)[0].curve() for path in sorted(samples.glob("css_*.csv"))]
+    curves += [LightCurve(c.t[:k], c.mag[:k]) for c in curves for k in (8, 40)]
+    assert len(curves) >= pg.PARALLEL_FROM
+    together = feature_matrix(curves, names=FEATURE_NAMES, periodogram=periodogram)
+    in_twos = [
+        feature_matrix(curves[i : i + 2], names=FEATURE_NAMES, periodogram=periodogram)
+        for i in range(0, len(curves), 2)
+    ]
+    np.testing.assert_array_equal(np.vstack(in_twos), together)
