@@ -230,12 +230,40 @@ def bench_reuse(curves: Sequence[LightCurve], model_name: str | None) -> None:
         print(row)
 
 
+def bench_batches(curves: Sequence[LightCurve]) -> None:
+    """Every feature of a batch of young curves, per curve, by batch size: light-curve's
+    extractors curve by curve under ``PARALLEL_FROM`` curves (a coarse periodogram pass under
+    ``PERIODOGRAM_PARALLEL_FROM``), against its thread-pooled ``many`` at every size (the
+    baseline, in the same run)."""
+    print("\n## batches: every feature (refined periodogram), us a curve, by batch size")
+    print("| points | batch | one by one below the thresholds | many() always (baseline) | ratio |")
+    print("|---:|---:|---:|---:|---:|")
+    chosen = pg.PARALLEL_FROM, pg.PERIODOGRAM_PARALLEL_FROM
+    for points in (8, 40):
+        cut = [LightCurve(c.t[:points], c.mag[:points]) for c in curves if len(c) >= points]
+        for batch in (1, 2, 4, 10, 64):
+            costs = []
+            for thresholds in (chosen, (1, 1)):
+                pg.PARALLEL_FROM, pg.PERIODOGRAM_PARALLEL_FROM = thresholds
+
+                def run(size: int = batch, each: list = cut) -> None:
+                    for i in range(0, len(each), size):
+                        feature_matrix(each[i : i + size], periodogram="refined")
+
+                costs.append(_seconds_per_curve(run, len(cut)))
+            pg.PARALLEL_FROM, pg.PERIODOGRAM_PARALLEL_FROM = chosen
+            print(
+                f"| {points} | {batch} | {costs[0] * 1e6:,.0f} | {costs[1] * 1e6:,.0f} | "
+                f"{costs[0] / costs[1]:.2f} |"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--curves", type=int, default=400)
     parser.add_argument("--model", default=None, help="bundle (default: the default model)")
-    parser.add_argument("--only", choices=("cost", "answers", "reuse"))
+    parser.add_argument("--only", choices=("cost", "answers", "reuse", "batches"))
     args = parser.parse_args()
     curves = css_curves(args.data / "crts_css" / "lightcurves", args.curves)
     if args.only in (None, "cost"):
@@ -244,6 +272,8 @@ def main() -> None:
         bench_answers(curves, args.model)
     if args.only in (None, "reuse"):
         bench_reuse(curves, args.model)
+    if args.only in (None, "batches"):
+        bench_batches(curves)
 
 
 if __name__ == "__main__":

@@ -135,10 +135,10 @@ def feature_matrix(
     n_basic = len(_basic().names)
     with_periodogram = any(n_basic <= c < n_basic + len(pg.NAMES) for c in columns)
     if with_periodogram and periodogram == "fixed":
-        values = pg.extract(_fixed(), series, n_jobs)
+        values = pg.extract(_fixed(), series, n_jobs, pg.PARALLEL_FROM)
     else:
         values = np.full((len(curves), n_basic + len(pg.NAMES)), np.nan)
-        values[:, :n_basic] = pg.extract(_basic(), series, n_jobs)
+        values[:, :n_basic] = pg.extract(_basic(), series, n_jobs, pg.PARALLEL_FROM)
         if with_periodogram:
             values[:, n_basic:] = pg.refined_periodograms(series, n_jobs, passes)
     with np.errstate(divide="ignore", invalid="ignore"):

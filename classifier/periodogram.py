@@ -49,16 +49,21 @@ MIN_POINTS = 3
 REUSE_GROWTH = 0.1  # a coarse pass serves until the curve has 10% more points
 REUSE_MIN_POINTS = 100  # below, the pass is cheap and a point moves the peaks: never reused
 _PASS_FORMAT = 1.0  # the first value of a serialised pass
-PARALLEL_FROM = 8  # curves from which light-curve's ``many`` (a thread pool a call) pays
+# Curves from which light-curve's ``many`` (a thread pool set up at each call, ~50-75 µs)
+# pays: for the cheap features (a few µs a young curve), and for a coarse periodogram pass.
+PARALLEL_FROM = 8
+PERIODOGRAM_PARALLEL_FROM = 2
 
 
-def extract(extractor: lcf.Extractor, series: Sequence, n_jobs: int) -> np.ndarray:
+def extract(
+    extractor: lcf.Extractor, series: Sequence, n_jobs: int, parallel_from: int
+) -> np.ndarray:
     """``(len(series), n)``: ``extractor`` on each time-sorted ``(t, mag, err)`` curve (NaN
     where it cannot be computed), on ``n_jobs`` threads (``-1``: one per core) from
-    :data:`PARALLEL_FROM` curves on; fewer are done one by one, since ``many`` costs ~50-75 µs
-    a call before any curve (a young curve's features take a few µs)."""
+    ``parallel_from`` curves on; fewer are done one by one, since ``many`` costs ~50-75 µs a
+    call before any curve."""
     options = {"sorted": True, "check": False, "fill_value": np.nan}
-    if len(series) >= PARALLEL_FROM and n_jobs != 1:
+    if len(series) >= parallel_from and n_jobs != 1:
         found = extractor.many(list(series), n_jobs=n_jobs, **options)
     else:
         found = [extractor(*curve, **options) for curve in series]
@@ -236,7 +241,9 @@ def refined_periodograms(
     powers = {i: grid_power(baselines[i]) for i in usable if i not in found}
     for power in sorted(set(powers.values())):
         rows = [i for i in powers if powers[i] == power]
-        coarse = extract(_coarse(power), [series[i] for i in rows], n_jobs)
+        coarse = extract(
+            _coarse(power), [series[i] for i in rows], n_jobs, PERIODOGRAM_PARALLEL_FROM
+        )
         for row, peaks in zip(rows, coarse, strict=True):
             found[row] = CoarsePass(power, len(series[row][0]), baselines[row], peaks)
             if passes is not None:
