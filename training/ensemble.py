@@ -10,10 +10,8 @@ validation split, as ``dmdt train`` does for a single network.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from training.dataset import Split
 from training.export import write_bundle
 from training.fit import predict_logits
 from training.nets import build
-from training.pipeline import WEIGHTS, TrainSettings, calibrate, prepare
+from training.pipeline import WEIGHTS, TrainSettings, calibrate, prepare, write_bundle_run
 
 ARCHITECTURE = "hybrid-ensemble"
 
@@ -129,19 +127,9 @@ def ensemble(
         feature_names=tuple(card.feature_names or ()),
         periodogram=card.periodogram,
     )
-    report = {
-        "settings": {k: str(v) for k, v in asdict(settings).items()},
-        "members": [str(run) for run in runs],
-        "candidates": {
-            "hybrid": {
-                "validation_macro_f1": calibration.validation_macro_f1,
-                "temperature": calibration.temperature,
-                "onnx_max_abs_logit_diff": disagreement,
-            }
-        },
-        "seconds": round(time.time() - started, 1),
-    }
-    (settings.out_dir / "run.json").write_text(json.dumps(report, indent=1))
+    report = write_bundle_run(
+        settings, {"members": [str(run) for run in runs]}, calibration, disagreement, started
+    )
     log(
         f"ensemble of {len(runs)}: validation macro-F1 {calibration.validation_macro_f1:.3f}, "
         f"T = {calibration.temperature:.2f}, ONNX vs PyTorch max |logit diff| "

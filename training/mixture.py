@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,14 @@ from onnx import TensorProto, compose, helper, numpy_helper
 from classifier.bundle import CARD, ONNX, ModelBundle, ModelCard, load_bundle, sha256_of
 from classifier.model_input import model_inputs
 from training.export import OPSET, TOLERANCE, ExportError
-from training.pipeline import TrainSettings, calibrate, prepare
+from training.pipeline import TrainSettings, calibrate, prepare, write_bundle_run
 
 ARCHITECTURE = "hybrid-mixture"
 SPECIALIST_WEIGHT = 0.5  # the plain average of the two experts' class votes; not tuned
+RULE = (
+    "p(other) = generalist's p(other); p(c) = (1 - p(other)) * (w * specialist's p(c) "
+    "+ (1 - w) * generalist's p(c | one of 7)), each at its own temperature"
+)  # written into the card
 OTHER = "other"
 _FLOOR = 1e-12  # the least vote a class gets (log 0 is not a number)
 
@@ -270,7 +273,7 @@ def mixture(
             "backgrounds": generalist.card.backgrounds,
             "training_data": {
                 "mixture": {
-                    "rule": __doc__.split("::", 1)[1].split("each at", 1)[0].strip(),
+                    "rule": RULE,
                     "specialist_weight": SPECIALIST_WEIGHT,
                     "specialist": _source(specialist),
                     "generalist": _source(generalist),
@@ -286,19 +289,8 @@ def mixture(
     )
     (folder / CARD).write_text(json.dumps(written.model_dump(), indent=1))
     load_bundle(folder)  # the bundle must pass the checks every server runs
-    report = {
-        "settings": {k: str(v) for k, v in asdict(settings).items()},
-        "mixture_of": [str(specialist_folder), str(generalist_folder)],
-        "candidates": {
-            "hybrid": {
-                "validation_macro_f1": calibration.validation_macro_f1,
-                "temperature": calibration.temperature,
-                "onnx_max_abs_logit_diff": disagreement,
-            }
-        },
-        "seconds": round(time.time() - started, 1),
-    }
-    (settings.out_dir / "run.json").write_text(json.dumps(report, indent=1))
+    made_from = {"mixture_of": [str(specialist_folder), str(generalist_folder)]}
+    report = write_bundle_run(settings, made_from, calibration, disagreement, started)
     log(
         f"mixture: validation macro-F1 {calibration.validation_macro_f1:.3f}, "
         f"T = {calibration.temperature:.2f}, graph vs rule max |log p diff| {disagreement:.1e}"

@@ -296,6 +296,31 @@ def calibrate(logits: np.ndarray, y_val: np.ndarray) -> Calibration:
     )
 
 
+def write_bundle_run(
+    settings: TrainSettings,
+    made_from: dict[str, list[str]],
+    calibration: Calibration,
+    disagreement: float,
+    started: float,
+) -> dict:
+    """Write (and return) ``run.json`` of a run whose one candidate, ``hybrid``, was made
+    from other bundles or runs (``made_from``: what, named), for ``dmdt evaluate``."""
+    report = {
+        "settings": {k: str(v) for k, v in asdict(settings).items()},
+        **made_from,
+        "candidates": {
+            "hybrid": {
+                "validation_macro_f1": calibration.validation_macro_f1,
+                "temperature": calibration.temperature,
+                "onnx_max_abs_logit_diff": disagreement,
+            }
+        },
+        "seconds": round(time.time() - started, 1),
+    }
+    (settings.out_dir / "run.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
 def train(settings: TrainSettings, log=print) -> dict:
     """Run every step; returns (and writes to ``run.json``) what was trained and how it did."""
     started = time.time()
