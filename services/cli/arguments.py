@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 
 def number(text: str) -> float:
@@ -34,3 +35,17 @@ def share(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1")
     return value
+
+
+def bundle_name(text: str) -> str:
+    """A models-folder name: lower-case letters, digits, ``.``, ``_`` and ``-``.
+
+    >>> bundle_name("css-hybrid")
+    'css-hybrid'
+    """
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: 1-64 lower-case letters, digits, '.', '_' or '-', not starting with one "
+            "of the last three"
+        )
+    return text

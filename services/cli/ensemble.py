@@ -5,32 +5,17 @@ Needs the training extra, imported only when the command runs."""
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from classifier.defaults import ENSEMBLE_NAME
 from services.cli.errors import UsageError
 from services.cli.train import (
+    add_name_argument,
     add_run_arguments,
-    evaluate_run_folder,
-    install,
+    evaluate_and_install,
     quiet_exporter,
     run_settings,
 )
-
-
-def bundle_name(text: str) -> str:
-    """A models-folder name: lower-case letters, digits, ``.``, ``_`` and ``-``.
-
-    >>> bundle_name("css-hybrid")
-    'css-hybrid'
-    """
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: 1-64 lower-case letters, digits, '.', '_' or '-', not starting with one "
-            "of the last three"
-        )
-    return text
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -51,12 +36,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="RUN",
         help="run folders of dmdt train, each with candidates/hybrid/weights.pt",
     )
-    parser.add_argument(
-        "--name",
-        default=ENSEMBLE_NAME,
-        type=bundle_name,
-        help=f"the bundle's name, in its card and when installed (default {ENSEMBLE_NAME})",
-    )
+    add_name_argument(parser, ENSEMBLE_NAME)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -67,6 +47,4 @@ def run(args: argparse.Namespace) -> None:
         ensemble(run_settings(args), args.members, args.name)
     except EnsembleError as error:
         raise UsageError(str(error)) from None
-    evaluate_run_folder(args)
-    if args.install:
-        install(args.out / "candidates" / "hybrid", args.name)
+    evaluate_and_install(args)

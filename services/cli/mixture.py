@@ -8,9 +8,13 @@ import argparse
 from pathlib import Path
 
 from classifier.defaults import MIXTURE_NAME
-from services.cli.ensemble import bundle_name
 from services.cli.errors import UsageError
-from services.cli.train import add_run_arguments, evaluate_run_folder, install, run_settings
+from services.cli.train import (
+    add_name_argument,
+    add_run_arguments,
+    evaluate_and_install,
+    run_settings,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -38,12 +42,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="bundle folder answering the 7 classes and 'other', taking a subset of the "
         "specialist's features (e.g. classifier/models/survey-hybrid)",
     )
-    parser.add_argument(
-        "--name",
-        default=MIXTURE_NAME,
-        type=bundle_name,
-        help=f"the bundle's name, in its card and when installed (default {MIXTURE_NAME})",
-    )
+    add_name_argument(parser, MIXTURE_NAME)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -54,6 +53,4 @@ def run(args: argparse.Namespace) -> None:
         mixture(run_settings(args), args.specialist, args.generalist, args.name)
     except (MixtureError, BundleError) as error:
         raise UsageError(str(error)) from None
-    evaluate_run_folder(args)
-    if args.install:
-        install(args.out / "candidates" / "hybrid", args.name)
+    evaluate_and_install(args)

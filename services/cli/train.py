@@ -14,7 +14,7 @@ from classifier import defaults
 from classifier.features import NEW_MODELS_PERIODOGRAM, PERIODOGRAMS
 from classifier.grid import PRESETS
 from classifier.registry import models_dir
-from services.cli.arguments import count, share
+from services.cli.arguments import bundle_name, count, share
 from services.cli.evaluate import evaluate_run
 
 _KEPT = ("card.json", "model.onnx")
@@ -224,6 +224,24 @@ def evaluate_run_folder(args: argparse.Namespace) -> str:
     return evaluate_run(
         args.data_dir, args.out, None, args.transients, args.quasars, args.quasar_limit, args.eros
     )
+
+
+def add_name_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--name``: the name of a run's one bundle, in its card and when installed."""
+    parser.add_argument(
+        "--name",
+        default=default,
+        type=bundle_name,
+        help=f"the bundle's name, in its card and when installed (default {default})",
+    )
+
+
+def evaluate_and_install(args: argparse.Namespace) -> None:
+    """Evaluate a run folder whose one candidate is ``hybrid``; install it as ``args.name``
+    when asked."""
+    evaluate_run_folder(args)
+    if args.install:
+        install(args.out / "candidates" / "hybrid", args.name)
 
 
 def quiet_exporter() -> None:
