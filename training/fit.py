@@ -10,7 +10,10 @@ Inputs are dicts of arrays named like the network's ``forward`` arguments (``ima
 ``features`` for the hybrid), plus integer labels or, for training, label sets: a boolean
 ``(n, n_classes)`` mask of the classes each example may be (an EROS binary is EW or EA). The
 loss of a set is ``-log`` of its summed probability (the partial-label likelihood), which for
-one class is the usual cross-entropy.
+one class is the usual cross-entropy. Given a teacher's probabilities for the training rows
+(``soft_targets``), the loss is ``(1 - w)`` times that plus ``w`` times the cross-entropy
+against the teacher's answer (``w``: ``distill_weight``), knowledge distillation (Hinton et
+al. 2015, arXiv:1503.02531), rows weighted alike.
 """
 
 from __future__ import annotations
@@ -41,12 +44,15 @@ class FitConfig:
     class_weighted: bool = True  # inverse-frequency weights in the loss
     schedule: Schedule = "plateau"
     weight_average: float = 0.0  # decay of the weights' moving average a step (0: none)
+    distill_weight: float = 0.5  # share of the loss given to a teacher's answers, when given
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r}: expected one of {SCHEDULES}")
         if not 0.0 <= self.weight_average < 1.0:
             raise ValueError(f"weight_average {self.weight_average}: expected 0 <= decay < 1")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight {self.distill_weight}: expected 0 <= weight <= 1")
 
 
 RECALIBRATION_ROWS = 4096  # training rows the averaged weights' batch norms are measured on
@@ -92,6 +98,21 @@ def set_loss(
     set's classes (``CrossEntropyLoss(weight=...)`` for one class a set)."""
     log_p = torch.log_softmax(logits, dim=1)
     losses = -torch.logsumexp(log_p.masked_fill(~mask, -math.inf), dim=1)
+    return _weighted_mean(losses, mask, weights)
+
+
+def soft_loss(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None
+) -> torch.Tensor:
+    """Weighted mean cross-entropy against probabilities ``targets`` (a teacher's answers),
+    each row weighing as in :func:`set_loss` by its label set ``mask``."""
+    losses = -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    return _weighted_mean(losses, mask, weights)
+
+
+def _weighted_mean(
+    losses: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None
+) -> torch.Tensor:
     if weights is None:
         return losses.mean()
     row_weights = (mask * weights).sum(dim=1) / mask.sum(dim=1)
@@ -180,8 +201,10 @@ def fit(
     n_classes: int,
     config: FitConfig = FitConfig(),
     desc: str = "training",
+    soft_targets: np.ndarray | None = None,
 ) -> FitResult:
-    """Train ``model`` on integer labels or label-set masks (``train_labels``); returns it
+    """Train ``model`` on integer labels or label-set masks (``train_labels``), and on a
+    teacher's probabilities for the same rows when ``soft_targets`` are given; returns it
     with the weights of its best validation macro-F1 (``val_labels``: integer labels)."""
     torch.manual_seed(config.seed)
     where = device()
@@ -189,6 +212,9 @@ def fit(
     tensors = _tensors(train, where)
     labels = torch.as_tensor(as_mask(train_labels, n_classes), device=where)
     weights = class_weights(train_labels, n_classes).to(where) if config.class_weighted else None
+    if soft_targets is not None and soft_targets.shape != labels.shape:
+        raise ValueError(f"soft targets {soft_targets.shape}: expected {tuple(labels.shape)}")
+    teacher = None if soft_targets is None else torch.as_tensor(soft_targets, device=where)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = _scheduler(optimiser, config)
     average = WeightAverage(model, config.weight_average) if config.weight_average else None
@@ -208,6 +234,9 @@ def fit(
             optimiser.zero_grad()
             logits = model(**{k: v[batch] for k, v in tensors.items()})
             loss = set_loss(logits, labels[batch], weights)
+            if teacher is not None:
+                taught = soft_loss(logits, teacher[batch], labels[batch], weights)
+                loss = (1 - config.distill_weight) * loss + config.distill_weight * taught
             loss.backward()
             optimiser.step()
             if average is not None:

@@ -25,12 +25,13 @@ from classifier import defaults
 from classifier.features import FEATURE_NAMES, NEW_MODELS_PERIODOGRAM, Periodogram
 from classifier.grid import DmDtGrid
 from classifier.inference import softmax
-from classifier.model_input import model_inputs
+from classifier.model_input import model_inputs, select_features
 from training import forest
 from training.augment import MIN_POINTS, with_partial_views
 from training.backgrounds import compute_backgrounds
 from training.cadences import CADENCES
 from training.dataset import Example, Split, list_css, load_examples
+from training.distill import teacher_answers
 from training.eros_members import eros_members
 from training.export import write_bundle
 from training.fit import (
@@ -70,6 +71,8 @@ class TrainSettings:
     max_epochs: int | None = None  # None: each architecture's default
     schedule: Schedule = "plateau"  # the learning rate's (training/fit.py)
     weight_average: float = 0.0  # decay of the weights' moving average a step (0: none)
+    teacher: Path | None = None  # a bundle whose answers the networks also learn (distill.py)
+    distill_weight: float = 0.5  # the teacher's share of the loss
     per_class: int | None = None  # keep at most this many curves a class (quick runs, tests)
     version: str = defaults.MODEL_VERSION
     extra: dict[str, str] = field(default_factory=dict)
@@ -99,6 +102,7 @@ def _fit_config(architecture: str, settings: TrainSettings) -> FitConfig:
         seed=settings.seed,
         schedule=settings.schedule,
         weight_average=settings.weight_average,
+        distill_weight=settings.distill_weight,
     )
 
 
@@ -346,7 +350,13 @@ def train(settings: TrainSettings, log=print) -> dict:
         f"noisier, {settings.cadence_views} x {len(CADENCES)} survey cadence views), "
         f"{len(y_val)} validation curves, {len(settings.features)} features"
     )
-    train_in = model_inputs(curves, grid, settings.features, periodogram=settings.periodogram)
+    built = model_inputs(
+        curves,
+        grid,
+        FEATURE_NAMES if settings.teacher else settings.features,
+        periodogram=settings.periodogram,
+    )
+    train_in = select_features(built, settings.features)
     val_in = model_inputs(val_curves, grid, settings.features, periodogram=settings.periodogram)
     mean = train_in["features"].mean(axis=0)
     scale = np.maximum(train_in["features"].std(axis=0), 1e-6)
@@ -360,6 +370,18 @@ def train(settings: TrainSettings, log=print) -> dict:
         settings, split_seed, len(examples["train"]), len(curves), parts, classes, other_sources
     )
     training_data["validation_curves"] = len(examples["val"])
+    soft = None
+    if settings.teacher is not None:
+        soft, teacher = teacher_answers(
+            settings.teacher, classes, curves, built, grid, settings.periodogram
+        )
+        training_data["teacher"] = {
+            "bundle": teacher,
+            "distill_weight": settings.distill_weight,
+            "what": "the loss is (1 - w) x the labels' plus w x the cross-entropy against the "
+            "teacher's probabilities for every training view (training/distill.py)",
+        }
+        log(f"teacher {teacher}: answers for {len(soft)} training views")
     if eros_counts is not None:
         training_data["eros"] = {
             "curves": eros_counts,
@@ -384,6 +406,7 @@ def train(settings: TrainSettings, log=print) -> dict:
             len(classes),
             _fit_config(architecture, settings),
             desc=architecture,
+            soft_targets=soft,
         )
         calibration = calibrate(predict_logits(result.model, pick(val_in)), y_val)
         folder = out / "candidates" / architecture

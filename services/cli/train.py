@@ -15,6 +15,7 @@ from classifier.features import NEW_MODELS_PERIODOGRAM, PERIODOGRAMS
 from classifier.grid import PRESETS
 from classifier.registry import models_dir
 from services.cli.arguments import bundle_name, count, share
+from services.cli.errors import UsageError
 from services.cli.evaluate import evaluate_run
 
 _KEPT = ("card.json", "model.onnx")
@@ -169,6 +170,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--epochs", type=int, default=None, help="maximum epochs per network")
     train.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        metavar="BUNDLE",
+        help="a bundle answering the run's classes (e.g. mixed-hybrid): the networks also "
+        "learn its answers on every training view (training/distill.py)",
+    )
+    train.add_argument(
+        "--distill-weight",
+        type=share,
+        default=0.5,
+        help="the teacher's share (0-1) of the loss (default 0.5)",
+    )
+    train.add_argument(
         "--schedule",
         choices=("plateau", "cosine"),  # training.fit.SCHEDULES (torch is not imported here)
         default="plateau",
@@ -250,12 +265,27 @@ def quiet_exporter() -> None:
     logging.getLogger("torch").setLevel(logging.ERROR)
 
 
+def check_teacher(args: argparse.Namespace) -> None:
+    """Refuse, before any training, a teacher that is no bundle or answers other classes."""
+    from training.distill import TeacherError, checked_teacher  # noqa: PLC0415 - training extra
+    from training.other_class import OTHER  # noqa: PLC0415
+    from training.paper import CLASSES  # noqa: PLC0415
+
+    classes = (*CLASSES, OTHER) if other_sources(args) is not None else CLASSES
+    try:
+        checked_teacher(args.teacher, classes)
+    except TeacherError as error:
+        raise UsageError(str(error)) from None
+
+
 def run(args: argparse.Namespace) -> None:
     from classifier.features import FEATURE_NAMES, SURVEY_NEUTRAL_FEATURES  # noqa: PLC0415
     from training.nets import ARCHITECTURES  # noqa: PLC0415 - the training extra
     from training.pipeline import train  # noqa: PLC0415
 
     quiet_exporter()
+    if args.teacher is not None:
+        check_teacher(args)
     settings = run_settings(
         args,
         bins=args.bins,
@@ -271,6 +301,8 @@ def run(args: argparse.Namespace) -> None:
         max_epochs=args.epochs,
         schedule=args.schedule,
         weight_average=args.weight_average,
+        teacher=args.teacher,
+        distill_weight=args.distill_weight,
     )
     train(settings)
     shipped = evaluate_run_folder(args)
