@@ -242,3 +242,10 @@ def view(curve: LightCurve, cadence: Cadence, rng: np.random.Generator) -> Light
     mag = mag + rng.normal(0.0, 1.0, len(mag)) * added
     err = np.maximum(survey_err, css_err)
     return LightCurve(t, mag, err, curve.band, curve.object_id)
+
+
+def survey_views(curves: list[LightCurve], seed: int) -> dict[str, list[LightCurve]]:
+    """Every survey's view of each curve, drawn in one fixed order from one ``seed`` (the
+    same curves and seed give the same views)."""
+    rng = np.random.default_rng(seed)
+    return {name: [view(c, cadence, rng) for c in curves] for name, cadence in CADENCES.items()}

@@ -24,7 +24,7 @@ from classifier.inference import OnnxClassifier, softmax
 from classifier.lightcurve import LightCurve
 from classifier.model_input import model_inputs, select_features
 from training import forest
-from training.cadences import CADENCES, MIN_POINTS, view
+from training.cadences import MIN_POINTS, survey_views
 from training.dataset import Split, label_of, load_examples
 from training.metrics import (
     classification_metrics,
@@ -168,14 +168,11 @@ def evaluate(
     labels = np.array([CLASSES.index(e.label) for e in test])
     train_labels = [label_of(name) for name in split.parts["train"]]
     train_counts = np.array([train_labels.count(c) for c in CLASSES], dtype=np.float64)
-    rng = np.random.default_rng(CADENCE_SEED)
     curve_sets: dict[str, dict[str, list[LightCurve]]] = {
         "points": {
             f"first_{k}" if k else "all": first_points([e.curve for e in test], k) for k in POINTS
         },
-        "cadences": {
-            name: [view(e.curve, cadence, rng) for e in test] for name, cadence in CADENCES.items()
-        },
+        "cadences": survey_views([e.curve for e in test], CADENCE_SEED),
         "other": {"css": [e.curve for e in other]},
         "outside": {
             name: [c for c in curves if len(c) >= MIN_POINTS]
