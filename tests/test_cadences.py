@@ -9,7 +9,7 @@ from classifier.features import FEATURE_NAMES
 from classifier.grid import DmDtGrid
 from classifier.lightcurve import LightCurve
 from classifier.readers import read_file
-from training.cadences import CADENCES, CSS, MIN_POINTS, nights, view
+from training.cadences import CADENCES, CSS, MIN_POINTS, nights, survey_views, view
 from training.leakage import IMAGE, IMAGE_MINUS_BACKGROUND, audit
 
 pytest.importorskip("sklearn")
@@ -78,3 +78,20 @@ def test_the_audit_finds_the_point_count_and_nothing_at_css_cadence(samples):
     assert by_input["log10_n_points"] == 1.0 and "log10_n_points" in other.leaking()
     assert other.inputs[-2:] == (IMAGE, IMAGE_MINUS_BACKGROUND)
     assert np.all(same.shift[-2:] == 0.0)  # one sampling: its background moves nothing either
+
+
+def test_survey_views_are_every_cadence_s_views_drawn_in_one_order_from_the_seed(samples):
+    curves = [read_file(path)[0].curve() for path in sorted(samples.glob("css_*.csv"))]
+    views = survey_views(curves, 2017)
+    assert list(views) == list(CADENCES)
+    rng = np.random.default_rng(2017)  # the order dmdt evaluate and training.ceiling rely on
+    for name, cadence in CADENCES.items():
+        for made, curve in zip(views[name], curves, strict=True):
+            expected = view(curve, cadence, rng)
+            np.testing.assert_array_equal(made.t, expected.t)
+            np.testing.assert_array_equal(made.mag, expected.mag)
+    again, other = survey_views(curves, 2017), survey_views(curves, 2018)
+    assert all(np.array_equal(a.t, b.t) for a, b in zip(again["ztf"], views["ztf"], strict=True))
+    assert not all(
+        np.array_equal(a.t, b.t) for a, b in zip(other["ztf"], views["ztf"], strict=True)
+    )
