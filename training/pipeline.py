@@ -356,7 +356,7 @@ def train(settings: TrainSettings, log=print) -> dict:
         FEATURE_NAMES if settings.teacher else settings.features,
         periodogram=settings.periodogram,
     )
-    train_in = select_features(built, settings.features)
+    train_in = select_features(built, settings.features) if settings.teacher else built
     val_in = model_inputs(val_curves, grid, settings.features, periodogram=settings.periodogram)
     mean = train_in["features"].mean(axis=0)
     scale = np.maximum(train_in["features"].std(axis=0), 1e-6)
