@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from tiny_net import TinyNet
 
 from classifier.bundle import load_bundle
 from classifier.features import FEATURE_NAMES, SURVEY_NEUTRAL_FEATURES
@@ -17,17 +18,6 @@ from training.other_class import OTHER
 from training.paper import CLASSES
 
 TEACHER = DEFAULT_MODELS_DIR / "css-hybrid"  # answers the 7 classes
-
-
-class _Net(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.layers = torch.nn.Sequential(
-            torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)
-        )
-
-    def forward(self, features):
-        return self.layers(features)
 
 
 def test_the_soft_loss_of_one_hot_answers_is_the_label_loss_and_weighs_rows_alike():
@@ -57,13 +47,20 @@ def test_the_distill_weight_decides_whose_answers_are_learnt(weight, learns):
     torch.manual_seed(0)
     expected = taught if learns == "teacher" else labels
     result = fit(
-        _Net(), {"features": x}, labels, {"features": x}, expected, 2, config, soft_targets=soft
+        TinyNet(hidden=16),
+        {"features": x},
+        labels,
+        {"features": x},
+        expected,
+        2,
+        config,
+        soft_targets=soft,
     )
     predicted = predict_logits(result.model, {"features": x}).argmax(axis=1)
     assert np.mean(predicted == expected) > 0.9
     with pytest.raises(ValueError, match=r"soft targets \(240, 3\): expected \(240, 2\)"):
         fit(
-            _Net(),
+            TinyNet(hidden=16),
             {"features": x},
             labels,
             {"features": x},

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import f1_score
+from tiny_net import TinyNet
 from torch import nn
 
 from classifier.lightcurve import LightCurve
@@ -219,21 +220,11 @@ def test_a_cosine_schedule_with_averaged_weights_trains_and_bad_settings_are_ref
     x = rng.normal(0, 1, (240, 4)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
 
-    class Net(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.layers = torch.nn.Sequential(
-                torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
-            )
-
-        def forward(self, features):
-            return self.layers(features)
-
     config = FitConfig(
         lr=0.02, max_epochs=15, patience=15, schedule="cosine", weight_average=0.9, batch_size=32
     )
     torch.manual_seed(0)
-    result = fit(Net(), {"features": x}, y, {"features": x}, y, 2, config)
+    result = fit(TinyNet(), {"features": x}, y, {"features": x}, y, 2, config)
     assert [h["epoch"] for h in result.history] == list(range(1, 16))
     best = result.history[result.best_epoch - 1]["val_macro_f1"]
     assert best > 0.9
