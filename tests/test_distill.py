@@ -98,3 +98,19 @@ def test_dmdt_train_refuses_a_teacher_of_other_classes_before_training(samples, 
     assert err.startswith("dmdt: error: ") and "the teacher answers" in err
     assert main(["train", str(samples), "--teacher", str(samples)]) == 2
     assert "missing card.json" in capsys.readouterr().err
+
+
+def test_a_run_taught_by_a_bundle_trains_on_its_own_features_and_names_the_teacher(
+    shared_data, tmp_path
+):
+    run = tmp_path / "run"
+    args = ["train", str(shared_data / "crts_css" / "lightcurves"), "--out", str(run)]
+    args += ["--per-class", "8", "--epochs", "1", "--variants", "1", "--architectures"]
+    args += ["hybrid", "--features", "survey-neutral", "--teacher", str(TEACHER)]
+    assert main(args) == 0
+    card = load_bundle(run / "candidates" / "hybrid").card
+    assert (
+        card.training_data["teacher"]["bundle"] == f"css-hybrid {load_bundle(TEACHER).card.version}"
+    )
+    assert card.training_data["teacher"]["distill_weight"] == 0.5
+    assert list(card.feature_names) == list(SURVEY_NEUTRAL_FEATURES)
