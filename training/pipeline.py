@@ -350,13 +350,10 @@ def train(settings: TrainSettings, log=print) -> dict:
         f"noisier, {settings.cadence_views} x {len(CADENCES)} survey cadence views), "
         f"{len(y_val)} validation curves, {len(settings.features)} features"
     )
-    built = model_inputs(
-        curves,
-        grid,
-        FEATURE_NAMES if settings.teacher else settings.features,
-        periodogram=settings.periodogram,
-    )
-    train_in = select_features(built, settings.features) if settings.teacher else built
+    # Every feature (light-curve computes them all whichever are asked), cut to the run's;
+    # a teacher's inputs are cut from the same.
+    built = model_inputs(curves, grid, FEATURE_NAMES, periodogram=settings.periodogram)
+    train_in = select_features(built, settings.features)
     val_in = model_inputs(val_curves, grid, settings.features, periodogram=settings.periodogram)
     mean = train_in["features"].mean(axis=0)
     scale = np.maximum(train_in["features"].std(axis=0), 1e-6)
