@@ -19,7 +19,7 @@ from sklearn.metrics import f1_score
 
 from classifier.features import feature_matrix
 from classifier.lightcurve import LightCurve
-from training.cadences import CADENCES, survey_views
+from training.cadences import CADENCES, nights, survey_views
 from training.dataset import Split, load_examples
 from training.evaluate import CADENCE_SEED
 from training.forest import fit_forest
@@ -39,11 +39,11 @@ def specialist_f1(
 
 
 def describe(curves: Sequence[LightCurve]) -> str:
-    """Median points, nights and span of ``curves``."""
-    nights = [len(np.unique(np.floor(c.t))) for c in curves]
+    """Median points, nights (:func:`training.cadences.nights`) and span of ``curves``."""
+    per_curve = [len(nights(c.t)) for c in curves]
     return (
         f"median {np.median([len(c) for c in curves]):.0f} points on "
-        f"{np.median(nights):.0f} nights over {np.median([c.baseline for c in curves]):.0f} d"
+        f"{np.median(per_curve):.0f} nights over {np.median([c.baseline for c in curves]):.0f} d"
     )
 
 
