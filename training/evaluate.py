@@ -4,8 +4,10 @@ Networks are scored through their exported ONNX bundles (what ships is what is m
 the random forest through scikit-learn. Inputs are built once per set (with every feature;
 each candidate takes the features it was trained on) and shared: the full test curves, their
 first k points in time order, the test curves as each other survey would have sampled them
-(:mod:`training.cadences`), and the "other" classes. The model to ship
-is the network with the best *validation* macro-F1 (the test split only reports).
+(:mod:`training.cadences`), and the "other" classes; the cadence views, the held-out
+non-members and EROS-1 whole and cut to their first 20 and 50 points. The model to ship
+is the network with the best *validation* macro-F1 (the test split only reports), or the one
+``run.json`` names (a run of installed bundles, :mod:`training.bundle_run`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from training.paper import CLASSES
 from training.transfer import GROUPS, ErosSet, group_accuracy
 
 POINTS = (5, 10, 20, 50, 100, None)  # None: the whole curve
+SHORT = (20, 50)  # the other sets (cadences, non-members, EROS) are also cut to these
 CADENCE_SEED = 2017  # the other surveys' views of the test curves
 
 
@@ -122,6 +125,35 @@ def _eros_scores(model: Candidate, inputs: dict[str, np.ndarray], types: list[st
     }
 
 
+def _at_first_points(
+    model: Candidate,
+    on_grid: Mapping[str, Mapping[str, dict[str, np.ndarray]]],
+    length: str,
+    labels: np.ndarray,
+    eros_types: Mapping[str, list[str]],
+) -> dict:
+    """The sets beside the CSS test split cut to their first points (``length``:
+    ``first_k``): macro-F1 at each cadence, the share of the CSS test curves and of each
+    non-member set answered ``other`` or flagged unknown, EROS-1 group accuracy by band."""
+    threshold = model.unknown_threshold or 0.0
+    css = model.score(on_grid["points"][length])[1]
+    return {
+        "macro_f1_by_cadence": {
+            name: classification_metrics(model.score(inputs)[1], labels)["macro_f1"]
+            for name, inputs in on_grid[f"cadences {length}"].items()
+        },
+        "css_rejected": float(rejected(css, threshold).mean()),
+        "nonmembers_rejected": {
+            name: float(rejected(model.score(inputs)[1], threshold).mean())
+            for name, inputs in on_grid[f"outside {length}"].items()
+        },
+        "eros_group_accuracy": {
+            band: _eros_scores(model, inputs, eros_types[band])["group_accuracy"]
+            for band, inputs in on_grid[f"eros {length}"].items()
+        },
+    }
+
+
 def _record_in_card(folder: Path, metrics: dict) -> None:
     """Put the headline test figures into the bundle's card (the hash covers the ONNX only)."""
     card = json.loads((folder / CARD).read_text())
@@ -137,6 +169,7 @@ def _record_in_card(folder: Path, metrics: dict) -> None:
             "ece_before_temperature",
             "macro_f1_by_points",
             "macro_f1_by_cadence",
+            "at_first_points",
         )
     }
     card["metrics"]["test"]["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
@@ -180,6 +213,11 @@ def evaluate(
         },
         "eros": {band: found.curves for band, found in (eros or {}).items()},
     }
+    for kind in ("cadences", "outside", "eros"):
+        for k in SHORT:
+            curve_sets[f"{kind} first_{k}"] = {
+                name: first_points(curves, k) for name, curves in curve_sets[kind].items()
+            }
     eros_types = {band: found.types for band, found in (eros or {}).items()}
     built: dict[str, dict[str, dict[str, dict[str, np.ndarray]]]] = {}
 
@@ -239,6 +277,10 @@ def evaluate(
             band: _eros_scores(model, band_inputs, eros_types[band])
             for band, band_inputs in on_grid["eros"].items()
         }
+        metrics["at_first_points"] = {
+            f"first_{k}": _at_first_points(model, on_grid, f"first_{k}", labels, eros_types)
+            for k in SHORT
+        }
         metrics["validation_macro_f1"] = model.validation_macro_f1
         metrics["kind"] = model.kind
         metrics["reliability"] = {
@@ -256,6 +298,7 @@ def evaluate(
             f"{metrics['accuracy']:.3f}, at 20 points {at_20:.3f}; at {cadence_f1}"
         )
     networks = [m for m in models if m.kind == "network"]
-    results["shipped"] = max(networks, key=lambda m: m.validation_macro_f1).name
+    best = max(networks, key=lambda m: m.validation_macro_f1).name
+    results["shipped"] = json.loads((run_dir / "run.json").read_text()).get("shipped", best)
     (run_dir / "evaluation.json").write_text(json.dumps(results))
     return results

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from classifier.bundle import load_bundle
-from training.evaluate import POINTS
+from training.evaluate import POINTS, SHORT
 from training.paper import CLASSES, DRAKE_CODES, PAPER_ACCURACY, PAPER_RECALL
 
 TARGET_MACRO_F1 = 0.80
@@ -247,6 +247,99 @@ def _eros_table(results: dict) -> list[str]:
     ]
 
 
+LENGTHS = ("all", *(f"first_{k}" for k in sorted(SHORT, reverse=True)))  # whole, 50, 20
+# issue 15's targets, drawn on the panels of :func:`lengths_figure`
+LENGTH_TARGETS = {
+    "macro-F1": ((0.80, "target at every cadence"),),
+    "EROS-1 group accuracy": ((0.85, "target"),),
+    "answered other or unknown": ((0.95, "target, non-members"), (0.05, "most, CSS test")),
+}
+
+
+def _rejected_whole(separation: dict) -> float:
+    """The share answered ``other`` or flagged unknown at the card's threshold (a model
+    without ``other``: flagged), from :func:`training.metrics.unknown_separation`."""
+    return separation.get("answered_other_or_unknown_known", separation.get("flagged_known", 0.0))
+
+
+def _rejected_whole_other(separation: dict) -> float:
+    return separation.get("answered_other_or_unknown_other", separation.get("flagged_other", 0.0))
+
+
+def by_length(metrics: dict) -> dict[str, dict[str, list[float]]]:
+    """One model's rows of issue 15's evaluation, each whole and at its first 50 and 20
+    points (the order of :data:`LENGTHS`), by kind: ``macro-F1`` (CSS test, each cadence),
+    ``EROS-1 group accuracy`` (by band), ``answered other or unknown`` (CSS test, each
+    non-member set). Empty for evaluations made before the cut sets existed."""
+    short = metrics.get("at_first_points")
+    if not short:
+        return {}
+    cut = [short[length] for length in LENGTHS[1:]]
+    f1 = {"CSS test": [metrics["macro_f1_by_points"][length] for length in LENGTHS]}
+    for name, whole in metrics.get("macro_f1_by_cadence", {}).items():
+        f1[f"CSS test at {name} cadence"] = [whole, *(c["macro_f1_by_cadence"][name] for c in cut)]
+    eros = {
+        f"EROS-1 {band}": [whole["group_accuracy"], *(c["eros_group_accuracy"][band] for c in cut)]
+        for band, whole in metrics.get("eros", {}).items()
+    }
+    rejected = {"CSS test (7 classes)": [_rejected_whole(metrics["unknown"])]}
+    rejected["CSS test (7 classes)"] += [c["css_rejected"] for c in cut]
+    for name, whole in metrics.get("nonmembers", {}).items():
+        rejected[f"held-out {name}"] = [
+            _rejected_whole_other(whole),
+            *(c["nonmembers_rejected"][name] for c in cut),
+        ]
+    found = {"macro-F1": f1, "EROS-1 group accuracy": eros, "answered other or unknown": rejected}
+    return {kind: rows for kind, rows in found.items() if rows}
+
+
+def _lengths_table(results: dict) -> list[str]:
+    """Issue 15's rows for every model, whole and at their first 50 and 20 points."""
+    rows = [
+        (model, kind, name, values)
+        for model, metrics in results["models"].items()
+        for kind, by in by_length(metrics).items()
+        for name, values in by.items()
+    ]
+    if not rows:
+        return []
+    return [
+        "## Whole curves and their first 50 and 20 points",
+        "",
+        "Every set above, whole and cut to its first k points in time order (a curve with",
+        "fewer points stays whole; a cadence view is cut after the survey's sampling):",
+        "",
+        "| model | measure | set | whole | first 50 | first 20 |",
+        "|---|---|---|---:|---:|---:|",
+        *(
+            f"| {model} | {kind} | {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |"
+            for model, kind, name, values in rows
+        ),
+        "",
+    ]
+
+
+def lengths_figure(metrics: dict, name: str, path: Path) -> bool:
+    """One panel a measure of :func:`by_length`, a line a set; False when there is none."""
+    kinds = by_length(metrics)
+    if not kinds:
+        return False
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 4.6), layout="constrained")
+    labels = ["whole", "first 50", "first 20"]
+    for ax, (kind, rows) in zip(np.atleast_1d(axes), kinds.items(), strict=True):
+        for row, values in rows.items():
+            ax.plot(labels, values, marker="o", label=row)
+        for value, target in LENGTH_TARGETS[kind]:
+            ax.axhline(value, color="grey", linestyle=":", linewidth=1)
+            ax.annotate(target, (0, value), xytext=(2, 2), textcoords="offset points", fontsize=7)
+        ax.set(ylim=(0, 1.02), title=kind, xlabel="points used")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{name}: where it holds, whole curves and their first points")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def write_report(results: dict, run_dir: Path, out_dir: Path) -> Path:
     """All pictures and ``summary.md`` into ``out_dir``; returns the summary's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -257,6 +350,7 @@ def write_report(results: dict, run_dir: Path, out_dir: Path) -> Path:
     reliability_figure(best, shipped, out_dir / "reliability.png")
     comparison_figure(results, out_dir / "models.png")
     backgrounds_figure(run_dir / "candidates" / shipped, out_dir / "backgrounds.png")
+    lengths = lengths_figure(best, shipped, out_dir / "by_length.png")
 
     forest = results["models"].get("forest")
     recall = {c: 100 * best["per_class"][c]["recall"] for c in CLASSES}
@@ -311,8 +405,10 @@ def write_report(results: dict, run_dir: Path, out_dir: Path) -> Path:
         *_cadence_table(results),
         *_nonmember_table(results),
         *_eros_table(results),
+        *_lengths_table(results),
         "## Pictures",
         "",
+        *(["![whole curves and their first points](by_length.png)", ""] if lengths else []),
         "![confusion matrix](confusion.png)",
         "",
         "![macro-F1 by points](macro_f1_by_points.png)",

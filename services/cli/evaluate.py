@@ -47,6 +47,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("data_dir", type=Path, help="folder of CSS light curves")
     evaluate.add_argument("--run", type=Path, default=Path("runs/css"), help="run folder")
     evaluate.add_argument(
+        "--bundles",
+        nargs="+",
+        default=None,
+        metavar="BUNDLE",
+        help="installed bundles (names or folders) to measure side by side: RUN is made of "
+        "them, with the CSS split of their cards' split seed; the report leads with the first",
+    )
+    evaluate.add_argument(
         "--out", type=Path, default=None, help="report folder (default: RUN/report)"
     )
     evaluate.add_argument(
@@ -74,6 +82,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.bundles:
+        from classifier.registry import find_bundle  # noqa: PLC0415
+        from training.bundle_run import bundle_run  # noqa: PLC0415 - the training extra
+
+        bundle_run(args.run, [find_bundle(name) for name in args.bundles], args.data_dir)
     evaluate_run(
         args.data_dir,
         args.run,
