@@ -13,6 +13,7 @@ from classifier.registry import DEFAULT_MODELS_DIR
 from services.cli import main
 from training.bundle_run import BundleRunError, bundle_run
 from training.dataset import Split, list_css
+from training.evaluate import Candidate, _shipped
 
 
 def _bundles(*names: str):
@@ -65,3 +66,14 @@ def test_the_command_line_says_why_in_one_line(tmp_path, capsys):
     args = ["evaluate", str(few), "--bundles", "css-hybrid", "--run", str(tmp_path / "run")]
     assert main(args) == 2
     assert "dmdt: error: css-hybrid was trained on [3669] curves" in capsys.readouterr().err
+
+
+def test_the_report_leads_with_the_bundle_named_first_else_the_best_on_validation(tmp_path):
+    networks = [
+        Candidate(name, "network", lambda inputs: inputs, None, f1)
+        for name, f1 in (("a", 0.80), ("b", 0.85))
+    ]
+    (tmp_path / "run.json").write_text(json.dumps({"candidates": {}}))
+    assert _shipped(tmp_path, networks) == ("b", "validation")
+    (tmp_path / "run.json").write_text(json.dumps({"candidates": {}, "shipped": "a"}))
+    assert _shipped(tmp_path, networks) == ("a", "named")

@@ -74,7 +74,8 @@ def bundle_run(run_dir: Path, bundles: Sequence[ModelBundle], data_dir: Path) ->
             shutil.copy2(bundle.onnx_path.parent / kept, folder / kept)
         candidates[bundle.card.name] = {
             "validation_macro_f1": bundle.card.metrics["validation_macro_f1"],
-            "bundle": str(bundle.onnx_path.parent),
+            "version": bundle.card.version,
+            "onnx_sha256": bundle.card.onnx_sha256,
         }
     run = {"candidates": candidates, "split_seed": seed, "shipped": names[0]}
     (run_dir / "run.json").write_text(json.dumps(run, indent=1))

@@ -154,6 +154,15 @@ def _at_first_points(
     }
 
 
+def _shipped(run_dir: Path, networks: Sequence[Candidate]) -> tuple[str, str]:
+    """The candidate the report leads with, and why: the one ``run.json`` names (a run of
+    installed bundles), else the network with the best validation macro-F1."""
+    named = json.loads((run_dir / "run.json").read_text()).get("shipped")
+    if named:
+        return named, "named"
+    return max(networks, key=lambda m: m.validation_macro_f1).name, "validation"
+
+
 def _record_in_card(folder: Path, metrics: dict) -> None:
     """Put the headline test figures into the bundle's card (the hash covers the ONNX only)."""
     card = json.loads((folder / CARD).read_text())
@@ -298,7 +307,6 @@ def evaluate(
             f"{metrics['accuracy']:.3f}, at 20 points {at_20:.3f}; at {cadence_f1}"
         )
     networks = [m for m in models if m.kind == "network"]
-    best = max(networks, key=lambda m: m.validation_macro_f1).name
-    results["shipped"] = json.loads((run_dir / "run.json").read_text()).get("shipped", best)
+    results["shipped"], results["shipped_by"] = _shipped(run_dir, networks)
     (run_dir / "evaluation.json").write_text(json.dumps(results))
     return results
