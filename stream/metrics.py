@@ -80,6 +80,12 @@ BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 OBJECTS_SCORED = Counter("dmdt_objects_scored_total", "classifications written")
+ANSWERS = Counter(
+    "dmdt_answers_total",
+    "classifications written, by the class answered ('other': none of the periodic classes) "
+    "and whether flagged unknown (top probability under the card's threshold)",
+    ["label", "unknown"],
+)
 OBJECTS_SKIPPED = Counter(
     "dmdt_objects_skipped_total", "objects taken but not scored, by reason", ["reason"]
 )

@@ -186,6 +186,7 @@ class ScoringWorker:
         metrics.OBJECTS_SCORED.inc(len(results))
         for result in results:
             metrics.ALERT_TO_RESULT.observe(max(0.0, done - result.alert_time))
+            metrics.ANSWERS.labels(result.label, str(result.unknown).lower()).inc()
         return results
 
     def _keep_for_survey_backgrounds(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import redis
 from confluent_kafka import KafkaError, KafkaException
+from prometheus_client import REGISTRY
 
 from classifier.accumulator import DmDtAccumulator
 from classifier.model_input import accumulator_inputs
@@ -139,10 +140,27 @@ def test_a_result_the_broker_did_not_take_is_not_acknowledged(model, producer):
     assert store.saved == []  # Redis not written: the next claim scores and produces again
 
 
+def _answers() -> dict[tuple[str, str], float]:
+    """``dmdt_answers_total`` by (label, unknown) as the worker's registry holds it now."""
+    return {
+        (sample.labels["label"], sample.labels["unknown"]): sample.value
+        for family in REGISTRY.collect()
+        if family.name == "dmdt_answers"
+        for sample in family.samples
+        if sample.name == "dmdt_answers_total"
+    }
+
+
 def test_a_delivered_batch_is_written_then_acknowledged(model):
     producer = FakeProducer()
     worker, store, queue = _worker(model, producer)
+    before = _answers()
     results = lifecycle.run_once(worker, queue.pop_batch(64, 0, 0), pause_s=0)
+    counted = {key: value - before.get(key, 0.0) for key, value in _answers().items()}
+    answered = [(r.label, str(r.unknown).lower()) for r in results]
+    assert {key: n for key, n in counted.items() if n} == {
+        key: float(answered.count(key)) for key in set(answered)
+    }
     assert [r.object_id for r in results] == ["ZTFa", "ZTFb"]
     assert [key for _, key, _ in producer.produced] == ["ZTFa", "ZTFb"]
     assert store.saved == results and sorted(queue.acknowledged) == ["ZTFa", "ZTFb"]
