@@ -169,14 +169,20 @@ def test_evaluate_measures_held_out_transients_and_quasars(tiny_run, shared_data
             assert 0.0 <= measured[key] <= 1.0
     eros = evaluation["models"]["hybrid"]["eros"]
     assert set(eros) == {"B", "R"} and all(0 <= e["group_accuracy"] <= 1 for e in eros.values())
+    answers = evaluation["models"]["hybrid"]["answers_by_cadence"]
+    assert set(answers) == set(CADENCES)
+    for found in answers.values():
+        assert 0 <= found["answered_other"] <= found["rejected"] <= 1
     short = evaluation["models"]["hybrid"]["at_first_points"]
     assert set(short) == {"first_20", "first_50"}
     for cut in short.values():
-        assert set(cut["macro_f1_by_cadence"]) == set(CADENCES)
+        assert set(cut["macro_f1_by_cadence"]) == set(cut["cadence_rejected"]) == set(CADENCES)
         assert set(cut["nonmembers_rejected"]) == {"transients", "quasars"}
         assert set(cut["eros_group_accuracy"]) == {"B", "R"} and 0 <= cut["css_rejected"] <= 1
     summary = (tmp_path / "summary.md").read_text()
     assert "## Real curves outside the 7 classes" in summary and "## EROS-1" in summary
     assert "## Whole curves and their first 50 and 20 points" in summary
+    assert "## The 7 classes at other cadences: what the answers are" in summary
     assert "| hybrid | EROS-1 group accuracy | EROS-1 B |" in summary
+    assert "| hybrid | answered other or unknown | CSS test at ztf cadence |" in summary
     assert (tmp_path / "by_length.png").stat().st_size > 10_000

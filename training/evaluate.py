@@ -125,6 +125,31 @@ def _eros_scores(model: Candidate, inputs: dict[str, np.ndarray], types: list[st
     }
 
 
+def _at_cadences(
+    model: Candidate, by_cadence: Mapping[str, dict[str, np.ndarray]], labels: np.ndarray
+) -> tuple[dict[str, float], dict[str, dict[str, float | None]]]:
+    """The CSS test curves as each survey would sample them, by cadence: macro-F1, and what
+    the answers are (all 7-class curves): the share ``rejected`` (answered ``other`` or
+    flagged unknown), the share ``answered_other``, and the accuracy of the answers neither
+    (``accepted_accuracy``; None when there is none)."""
+    threshold = model.unknown_threshold or 0.0
+    f1, answers = {}, {}
+    for name, inputs in by_cadence.items():
+        probabilities = model.score(inputs)[1]
+        f1[name] = classification_metrics(probabilities, labels)["macro_f1"]
+        refused = rejected(probabilities, threshold)
+        called = probabilities.argmax(axis=1)
+        accepted = ~refused
+        answers[name] = {
+            "rejected": float(refused.mean()),
+            "answered_other": float((called >= len(CLASSES)).mean()),
+            "accepted_accuracy": (
+                float((called[accepted] == labels[accepted]).mean()) if accepted.any() else None
+            ),
+        }
+    return f1, answers
+
+
 def _at_first_points(
     model: Candidate,
     on_grid: Mapping[str, Mapping[str, dict[str, np.ndarray]]],
@@ -133,15 +158,15 @@ def _at_first_points(
     eros_types: Mapping[str, list[str]],
 ) -> dict:
     """The sets beside the CSS test split cut to their first points (``length``:
-    ``first_k``): macro-F1 at each cadence, the share of the CSS test curves and of each
-    non-member set answered ``other`` or flagged unknown, EROS-1 group accuracy by band."""
+    ``first_k``): macro-F1 at each cadence, the share of the CSS test curves (at CSS's and
+    each cadence) and of each non-member set answered ``other`` or flagged unknown, EROS-1
+    group accuracy by band."""
     threshold = model.unknown_threshold or 0.0
     css = model.score(on_grid["points"][length])[1]
+    f1, answers = _at_cadences(model, on_grid[f"cadences {length}"], labels)
     return {
-        "macro_f1_by_cadence": {
-            name: classification_metrics(model.score(inputs)[1], labels)["macro_f1"]
-            for name, inputs in on_grid[f"cadences {length}"].items()
-        },
+        "macro_f1_by_cadence": f1,
+        "cadence_rejected": {name: found["rejected"] for name, found in answers.items()},
         "css_rejected": float(rejected(css, threshold).mean()),
         "nonmembers_rejected": {
             name: float(rejected(model.score(inputs)[1], threshold).mean())
@@ -178,6 +203,7 @@ def _record_in_card(folder: Path, metrics: dict) -> None:
             "ece_before_temperature",
             "macro_f1_by_points",
             "macro_f1_by_cadence",
+            "answers_by_cadence",
             "at_first_points",
         )
     }
@@ -268,10 +294,9 @@ def evaluate(
             name: classification_metrics(model.score(inputs)[1], labels)["macro_f1"]
             for name, inputs in sets.items()
         }
-        metrics["macro_f1_by_cadence"] = {
-            name: classification_metrics(model.score(inputs)[1], labels)["macro_f1"]
-            for name, inputs in by_cadence.items()
-        }
+        metrics["macro_f1_by_cadence"], metrics["answers_by_cadence"] = _at_cadences(
+            model, by_cadence, labels
+        )
         metrics["unknown"] = unknown_separation(
             calibrated, model.score(on_grid["other"]["css"])[1], model.unknown_threshold
         )

@@ -269,8 +269,9 @@ def _rejected_whole_other(separation: dict) -> float:
 def by_length(metrics: dict) -> dict[str, dict[str, list[float]]]:
     """One model's rows of issue 15's evaluation, each whole and at its first 50 and 20
     points (the order of :data:`LENGTHS`), by kind: ``macro-F1`` (CSS test, each cadence),
-    ``EROS-1 group accuracy`` (by band), ``answered other or unknown`` (CSS test, each
-    non-member set). Empty for evaluations made before the cut sets existed."""
+    ``EROS-1 group accuracy`` (by band), ``answered other or unknown`` (CSS test at CSS's
+    and each cadence, each non-member set). Empty for evaluations made before the cut sets
+    existed."""
     short = metrics.get("at_first_points")
     if not short:
         return {}
@@ -284,6 +285,11 @@ def by_length(metrics: dict) -> dict[str, dict[str, list[float]]]:
     }
     rejected = {"CSS test (7 classes)": [_rejected_whole(metrics["unknown"])]}
     rejected["CSS test (7 classes)"] += [c["css_rejected"] for c in cut]
+    for name, whole in metrics.get("answers_by_cadence", {}).items():
+        rejected[f"CSS test at {name} cadence"] = [
+            whole["rejected"],
+            *(c["cadence_rejected"][name] for c in cut),
+        ]
     for name, whole in metrics.get("nonmembers", {}).items():
         rejected[f"held-out {name}"] = [
             _rejected_whole_other(whole),
@@ -319,12 +325,44 @@ def _lengths_table(results: dict) -> list[str]:
     ]
 
 
+def _cadence_answers_table(results: dict) -> list[str]:
+    """What each model answers for the 7 classes' curves at each other cadence."""
+    rows = [
+        (model, name, found)
+        for model, metrics in results["models"].items()
+        for name, found in metrics.get("answers_by_cadence", {}).items()
+    ]
+    if not rows:
+        return []
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    return [
+        "## The 7 classes at other cadences: what the answers are",
+        "",
+        "The CSS test curves (all of the 7 classes) as each survey would sample them: the",
+        "share answered `other`, the share flagged unknown (and not `other`), and the accuracy",
+        "of the answers that are neither:",
+        "",
+        "| model | cadence | answered other | flagged unknown | accepted | accuracy of accepted |",
+        "|---|---|---:|---:|---:|---:|",
+        *(
+            f"| {model} | {name} | {found['answered_other']:.3f} | "
+            f"{found['rejected'] - found['answered_other']:.3f} | {1 - found['rejected']:.3f} | "
+            f"{share(found['accepted_accuracy'])} |"
+            for model, name, found in rows
+        ),
+        "",
+    ]
+
+
 def lengths_figure(metrics: dict, name: str, path: Path) -> bool:
     """One panel a measure of :func:`by_length`, a line a set; False when there is none."""
     kinds = by_length(metrics)
     if not kinds:
         return False
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 4.6), layout="constrained")
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 5.6), layout="constrained")
     labels = ["whole", "first 50", "first 20"]
     for ax, (kind, rows) in zip(np.atleast_1d(axes), kinds.items(), strict=True):
         for row, values in rows.items():
@@ -333,7 +371,7 @@ def lengths_figure(metrics: dict, name: str, path: Path) -> bool:
             ax.axhline(value, color="grey", linestyle=":", linewidth=1)
             ax.annotate(target, (0, value), xytext=(2, 2), textcoords="offset points", fontsize=7)
         ax.set(ylim=(0, 1.02), title=kind, xlabel="points used")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     fig.suptitle(f"{name}: where it holds, whole curves and their first points")
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -419,6 +457,7 @@ def write_report(results: dict, run_dir: Path, out_dir: Path) -> Path:
         *_nonmember_table(results),
         *_eros_table(results),
         *_lengths_table(results),
+        *_cadence_answers_table(results),
         "## Pictures",
         "",
         *(["![whole curves and their first points](by_length.png)", ""] if lengths else []),
