@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.dmdt import curve_of_size, load_curves  # noqa: E402
+from classifier.defaults import DEFAULT_MODEL  # noqa: E402
 from classifier.grid import DmDtGrid  # noqa: E402
 from classifier.lightcurve import LightCurve  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
@@ -391,7 +392,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("ingest", "update", "latency"))
     parser.add_argument("--alerts", type=int, default=5000, help="ingest: alerts to read")
     parser.add_argument("--seconds", type=float, default=20.0, help="latency: replay length")
-    parser.add_argument("--models", nargs="+", default=["css-hybrid", "css-dmdtnet"])
+    parser.add_argument("--models", nargs="+", default=[DEFAULT_MODEL, "css-hybrid", "css-dmdtnet"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1], help="worker processes")
     parser.add_argument(
         "--rates", nargs="+", type=float, default=list(RATES), help="latency: offered alerts/s"

@@ -6,7 +6,7 @@ name; :class:`training.pipeline.TrainSettings` and the parser both read them. Th
 sizes are in :mod:`stream.defaults`.
 """
 
-DEFAULT_MODEL = "css-hybrid"  # the most accurate shipped bundle; css-dmdtnet is the fast one
+DEFAULT_MODEL = "mixed-two"  # answers `other`; css-hybrid: Catalina alone; css-dmdtnet: fast
 ENSEMBLE_NAME = "survey-hybrid"  # ``dmdt ensemble``: the bundle it makes unless named
 MIXTURE_NAME = "mixed-hybrid"  # ``dmdt mixture``: the bundle it makes unless named
 PICTURE_GRID = "crts"  # ``dmdt image`` and ``dmdt gallery``: the paper's 22 x 24 grid

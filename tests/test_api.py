@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from classifier.bundle import load_bundle
+from classifier.defaults import DEFAULT_MODEL
 from classifier.grid import DmDtGrid
 from classifier.inference import OnnxClassifier
 from classifier.readers import read_file
@@ -43,6 +44,7 @@ def test_health_and_models(client):
     assert ready.json()["models"] == {
         "css-dmdtnet": "CPUExecutionProvider",
         "css-hybrid": "CPUExecutionProvider",
+        "mixed-two": "CPUExecutionProvider",
         "survey-hybrid": "CPUExecutionProvider",
     }
     summaries = {s["name"]: s for s in client.get("/models").json()}
@@ -56,9 +58,9 @@ def test_health_and_models(client):
 def test_classify_equals_the_bundle_run_directly(client, rrab):
     curve, body = rrab
     answer = client.post("/classify", json=body).json()
-    direct = OnnxClassifier(load_bundle(DEFAULT_MODELS_DIR / "css-hybrid")).predict_curves([curve])
+    direct = OnnxClassifier(load_bundle(DEFAULT_MODELS_DIR / DEFAULT_MODEL)).predict_curves([curve])
     assert answer["label"] == direct.labels[0] == "RRab"
-    assert answer["n_points"] == 260 and answer["model"] == "css-hybrid"
+    assert answer["n_points"] == 260 and answer["model"] == DEFAULT_MODEL
     probabilities = np.array([answer["probabilities"][c] for c in direct.classes])
     np.testing.assert_allclose(probabilities, direct.probabilities[0], rtol=1e-6)
     assert "images" not in answer
@@ -72,7 +74,7 @@ def test_classify_returns_the_image_and_background_subtracted_images(client, rra
     image = np.array(images["image"])
     assert image.shape == (32, 24) and images["dm_edges"] == grid.dm_edges.tolist()
     np.testing.assert_allclose(image, grid.counts(curve) / curve.n_pairs, rtol=1e-5)
-    bundle = load_bundle(DEFAULT_MODELS_DIR / "css-hybrid")
+    bundle = load_bundle(DEFAULT_MODELS_DIR / DEFAULT_MODEL)
     assert set(images["subtracted"]) == set(bundle.backgrounds)
     np.testing.assert_allclose(
         np.array(images["subtracted"]["cadence"]), image - bundle.backgrounds["cadence"], atol=1e-6
@@ -181,7 +183,7 @@ def test_images_as_png_pictures(client, rrab):
     images = answer["images"]
     assert images["format"] == "png"
     pictures = [images["image"], *images["subtracted"].values()]
-    assert len(pictures) == 1 + len(load_bundle(DEFAULT_MODELS_DIR / "css-hybrid").backgrounds)
+    assert len(pictures) == 1 + len(load_bundle(DEFAULT_MODELS_DIR / DEFAULT_MODEL).backgrounds)
     for picture in pictures:
         assert base64.b64decode(picture).startswith(b"\x89PNG\r\n\x1a\n")
     bad = client.post("/classify", json={**body, "images": True, "image_format": "gif"})

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+from classifier.defaults import DEFAULT_MODEL
 from classifier.grid import DmDtGrid
 from classifier.readers import read_file
 from services.cli import main
@@ -169,4 +170,4 @@ def test_predict_with_the_shipped_model(samples, tmp_path, capsys, monkeypatch):
     rows = {r["object_id"]: r for r in csv.DictReader(out.open())}
     assert rows["1001009050644"]["label"] == "LPV"
     assert rows["1001006032764"]["label"] == "RRab"
-    assert "model css-hybrid, CPUExecutionProvider" in capsys.readouterr().err
+    assert f"model {DEFAULT_MODEL}, CPUExecutionProvider" in capsys.readouterr().err

@@ -71,7 +71,7 @@ def installed(wheel, tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
 
 def test_the_wheel_carries_the_model_bundles(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for bundle in ("css-hybrid", "css-dmdtnet", "survey-hybrid"):
+    for bundle in ("css-hybrid", "css-dmdtnet", "survey-hybrid", "mixed-two"):
         assert {
             f"classifier/models/{bundle}/model.onnx",
             f"classifier/models/{bundle}/card.json",
@@ -122,7 +122,7 @@ def test_serve_from_the_installed_wheel(installed):
         # generous: a fresh install has no numba cache, so the first answers compile
         http = httpx.Client(base_url=url, timeout=300.0)
         models = {m["name"] for m in http.get("/models").json()}
-        assert {"css-hybrid", "css-dmdtnet", "survey-hybrid"} <= models
+        assert {"css-hybrid", "css-dmdtnet", "survey-hybrid", "mixed-two"} <= models
         assert http.get("/openapi.json").json()["info"]["version"] == VERSION
         curve = {"t": [1.0, 2.0, 3.5, 5.0, 8.0, 13.0], "mag": [15, 15.2, 15.1, 15.4, 15.0, 15.3]}
         assert http.post("/classify", json=curve).status_code == 200

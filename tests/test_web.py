@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from classifier.bundle import load_bundle
+from classifier.defaults import DEFAULT_MODEL
 from classifier.registry import DEFAULT_MODELS_DIR
 from services.devtools.embedded import free_port
 from services.devtools.harness import running_service
@@ -113,7 +114,7 @@ def test_an_object_shows_its_curve_images_probabilities_and_history(service, bro
     browser.get(f"{service.api_url}/#object/CSS1001006032764")
     _until(browser, lambda b: _text(b, "#object-view .label") == "RRab", "the label RRab")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#object-view svg circle")) == 260
-    backgrounds = len(load_bundle(DEFAULT_MODELS_DIR / "css-hybrid").backgrounds)
+    backgrounds = len(load_bundle(DEFAULT_MODELS_DIR / DEFAULT_MODEL).backgrounds)
     pictures = browser.find_elements(By.CSS_SELECTOR, "#object-view img")
     assert len(pictures) == 2 + backgrounds  # the image, the card's backgrounds, the survey's
     assert any("minus its survey's background" in p.get_attribute("alt") for p in pictures)
