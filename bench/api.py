@@ -24,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from classifier.defaults import DEFAULT_MODEL  # noqa: E402
 from classifier.inference import OnnxClassifier  # noqa: E402
 from classifier.readers import read_file  # noqa: E402
 from classifier.registry import find_bundle  # noqa: E402
@@ -82,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--batch", type=int, default=64, help="curves per /classify/batch")
-    parser.add_argument("--models", nargs="+", default=["css-hybrid", "css-dmdtnet"])
+    parser.add_argument("--models", nargs="+", default=[DEFAULT_MODEL, "css-hybrid", "css-dmdtnet"])
     args = parser.parse_args()
     curve = read_file(CURVE)[0].curve()
     port = free_port()
