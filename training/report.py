@@ -184,13 +184,19 @@ def _cadence_table(results: dict) -> list[str]:
     ]
 
 
+def _model_rows(results: dict, key: str) -> list[tuple[str, str, dict]]:
+    """(model, name, entry) for each entry of every model's ``key`` mapping (none where a
+    model's evaluation has no ``key``)."""
+    return [
+        (model, name, entry)
+        for model, metrics in results["models"].items()
+        for name, entry in metrics.get(key, {}).items()
+    ]
+
+
 def _nonmember_table(results: dict) -> list[str]:
     """Held-out real non-members (transients, quasars), when the evaluation had them."""
-    rows = [
-        (model, name, m)
-        for model, metrics in results["models"].items()
-        for name, m in metrics.get("nonmembers", {}).items()
-    ]
+    rows = _model_rows(results, "nonmembers")
     if not rows:
         return []
     return [
@@ -327,11 +333,7 @@ def _lengths_table(results: dict) -> list[str]:
 
 def _cadence_answers_table(results: dict) -> list[str]:
     """What each model answers for the 7 classes' curves at each other cadence."""
-    rows = [
-        (model, name, found)
-        for model, metrics in results["models"].items()
-        for name, found in metrics.get("answers_by_cadence", {}).items()
-    ]
+    rows = _model_rows(results, "answers_by_cadence")
     if not rows:
         return []
 
