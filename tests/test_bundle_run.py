@@ -57,6 +57,10 @@ def test_bundles_of_other_split_seeds_or_one_name_are_refused(tmp_path):
     few = _css_names(tmp_path / "few", 40)
     with pytest.raises(BundleRunError, match="different splits"):
         bundle_run(tmp_path / "run", [*_bundles("css-hybrid"), load_bundle(copy)], few)
+    card["training_data"].pop("split_seed")
+    (copy / CARD).write_text(json.dumps(card))
+    with pytest.raises(BundleRunError, match="names no split seed"):
+        bundle_run(tmp_path / "run", [load_bundle(copy)], few)
     with pytest.raises(BundleRunError, match="share a name"):
         bundle_run(tmp_path / "run", _bundles("css-hybrid", "css-hybrid"), few)
 

@@ -36,8 +36,15 @@ def _split_of(bundle: ModelBundle) -> tuple[int, set[int]]:
     counts (a run limited to some curves a class splits them otherwise)."""
     records = _training_records(bundle)
     seeds = {int(r["split_seed"]) for r in records if r.get("split_seed") is not None}
-    if len(seeds) != 1:
-        raise BundleRunError(f"{bundle.card.name}: its card names split seeds {sorted(seeds)}")
+    if not seeds:
+        raise BundleRunError(
+            f"{bundle.card.name}: its card names no split seed, so its held-out curves are unknown"
+        )
+    if len(seeds) > 1:
+        raise BundleRunError(
+            f"{bundle.card.name}: its parts were trained on different splits (seeds "
+            f"{sorted(seeds)}); no test curve is held out from all of them"
+        )
     return seeds.pop(), {int(r["train_curves"]) for r in records if "train_curves" in r}
 
 
