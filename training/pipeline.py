@@ -155,6 +155,11 @@ def _with_eros(
     return counts
 
 
+def run_classes(other: OtherSources | None) -> tuple[str, ...]:
+    """The classes a run trains: the 7, and ``other`` when it has sources for it."""
+    return CLASSES if other is None else (*CLASSES, OTHER)
+
+
 def _with_other(
     settings: TrainSettings, split: Split, examples: dict[str, list[Example]], log
 ) -> tuple[tuple[str, ...], dict[str, tuple[list, list[str]]], dict[str, int]]:
@@ -164,8 +169,9 @@ def _with_other(
         part: ([e.curve for e in examples[part]], _labels(examples[part]))
         for part in ("train", "val")
     }
+    classes = run_classes(settings.other)
     if settings.other is None:
-        return CLASSES, parts, {}
+        return classes, parts, {}
     sources: dict[str, int] = {}
     for part, (curves, labels) in parts.items():
         found = other_curves(part, split, settings.data_dir, curves, settings.other, settings.seed)
@@ -175,7 +181,7 @@ def _with_other(
             if part == "train":
                 sources[source] = len(extra)
     log("class other, training curves: " + ", ".join(f"{k} {v}" for k, v in sources.items()))
-    return (*CLASSES, OTHER), parts, sources
+    return classes, parts, sources
 
 
 def _labels(examples: list[Example]) -> list[str]:

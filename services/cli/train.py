@@ -268,12 +268,10 @@ def quiet_exporter() -> None:
 def check_teacher(args: argparse.Namespace) -> None:
     """Refuse, before any training, a teacher that is no bundle or answers other classes."""
     from training.distill import TeacherError, checked_teacher  # noqa: PLC0415 - training extra
-    from training.other_class import OTHER  # noqa: PLC0415
-    from training.paper import CLASSES  # noqa: PLC0415
+    from training.pipeline import run_classes  # noqa: PLC0415
 
-    classes = (*CLASSES, OTHER) if other_sources(args) is not None else CLASSES
     try:
-        checked_teacher(args.teacher, classes)
+        checked_teacher(args.teacher, run_classes(other_sources(args)))
     except TeacherError as error:
         raise UsageError(str(error)) from None
 
