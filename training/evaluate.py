@@ -154,15 +154,15 @@ def _at_first_points(
     model: Candidate,
     on_grid: Mapping[str, Mapping[str, dict[str, np.ndarray]]],
     length: str,
+    css: np.ndarray,
     labels: np.ndarray,
     eros_types: Mapping[str, list[str]],
 ) -> dict:
     """The sets beside the CSS test split cut to their first points (``length``:
-    ``first_k``): macro-F1 at each cadence, the share of the CSS test curves (at CSS's and
-    each cadence) and of each non-member set answered ``other`` or flagged unknown, EROS-1
-    group accuracy by band."""
+    ``first_k``; ``css``: the model's probabilities for the CSS test curves cut so): macro-F1
+    at each cadence, the share of the CSS test curves (at CSS's and each cadence) and of each
+    non-member set answered ``other`` or flagged unknown, EROS-1 group accuracy by band."""
     threshold = model.unknown_threshold or 0.0
-    css = model.score(on_grid["points"][length])[1]
     f1, answers = _at_cadences(model, on_grid[f"cadences {length}"], labels)
     return {
         "macro_f1_by_cadence": f1,
@@ -290,9 +290,10 @@ def evaluate(
             "recall": {c: v["recall"] for c, v in at_prior["per_class"].items()},
             "reweighted_accuracy": at_prior["reweighted_accuracy"],
         }
+        by_points = {name: model.score(inputs)[1] for name, inputs in sets.items()}
         metrics["macro_f1_by_points"] = {
-            name: classification_metrics(model.score(inputs)[1], labels)["macro_f1"]
-            for name, inputs in sets.items()
+            name: classification_metrics(probabilities, labels)["macro_f1"]
+            for name, probabilities in by_points.items()
         }
         metrics["macro_f1_by_cadence"], metrics["answers_by_cadence"] = _at_cadences(
             model, by_cadence, labels
@@ -312,7 +313,9 @@ def evaluate(
             for band, band_inputs in on_grid["eros"].items()
         }
         metrics["at_first_points"] = {
-            f"first_{k}": _at_first_points(model, on_grid, f"first_{k}", labels, eros_types)
+            f"first_{k}": _at_first_points(
+                model, on_grid, f"first_{k}", by_points[f"first_{k}"], labels, eros_types
+            )
             for k in SHORT
         }
         metrics["validation_macro_f1"] = model.validation_macro_f1

@@ -262,14 +262,12 @@ LENGTH_TARGETS = {
 }
 
 
-def _rejected_whole(separation: dict) -> float:
-    """The share answered ``other`` or flagged unknown at the card's threshold (a model
+def _rejected_whole(separation: dict, which: str) -> float:
+    """The share of ``which`` (``known``: the CSS test curves; ``other``: the set measured
+    against them) answered ``other`` or flagged unknown at the card's threshold (a model
     without ``other``: flagged), from :func:`training.metrics.unknown_separation`."""
-    return separation.get("answered_other_or_unknown_known", separation.get("flagged_known", 0.0))
-
-
-def _rejected_whole_other(separation: dict) -> float:
-    return separation.get("answered_other_or_unknown_other", separation.get("flagged_other", 0.0))
+    answered = separation.get(f"answered_other_or_unknown_{which}")
+    return separation.get(f"flagged_{which}", 0.0) if answered is None else answered
 
 
 def by_length(metrics: dict) -> dict[str, dict[str, list[float]]]:
@@ -289,7 +287,7 @@ def by_length(metrics: dict) -> dict[str, dict[str, list[float]]]:
         f"EROS-1 {band}": [whole["group_accuracy"], *(c["eros_group_accuracy"][band] for c in cut)]
         for band, whole in metrics.get("eros", {}).items()
     }
-    rejected = {"CSS test (7 classes)": [_rejected_whole(metrics["unknown"])]}
+    rejected = {"CSS test (7 classes)": [_rejected_whole(metrics["unknown"], "known")]}
     rejected["CSS test (7 classes)"] += [c["css_rejected"] for c in cut]
     for name, whole in metrics.get("answers_by_cadence", {}).items():
         rejected[f"CSS test at {name} cadence"] = [
@@ -298,7 +296,7 @@ def by_length(metrics: dict) -> dict[str, dict[str, list[float]]]:
         ]
     for name, whole in metrics.get("nonmembers", {}).items():
         rejected[f"held-out {name}"] = [
-            _rejected_whole_other(whole),
+            _rejected_whole(whole, "other"),
             *(c["nonmembers_rejected"][name] for c in cut),
         ]
     found = {"macro-F1": f1, "EROS-1 group accuracy": eros, "answered other or unknown": rejected}
