@@ -254,6 +254,7 @@ def _eros_table(results: dict) -> list[str]:
 
 
 LENGTHS = ("all", *(f"first_{k}" for k in sorted(SHORT, reverse=True)))  # whole, 50, 20
+LENGTH_LABELS = tuple("whole" if k == "all" else k.replace("_", " ") for k in LENGTHS)
 # issue 15's targets, drawn on the panels of :func:`lengths_figure`
 LENGTH_TARGETS = {
     "macro-F1": ((0.80, "target at every cadence"),),
@@ -319,8 +320,8 @@ def _lengths_table(results: dict) -> list[str]:
         "Every set above, whole and cut to its first k points in time order (a curve with",
         "fewer points stays whole; a cadence view is cut after the survey's sampling):",
         "",
-        "| model | measure | set | whole | first 50 | first 20 |",
-        "|---|---|---|---:|---:|---:|",
+        "| model | measure | set | " + " | ".join(LENGTH_LABELS) + " |",
+        "|---|---|---|" + "---:|" * len(LENGTH_LABELS),
         *(
             f"| {model} | {kind} | {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |"
             for model, kind, name, values in rows
@@ -363,10 +364,9 @@ def lengths_figure(metrics: dict, name: str, path: Path) -> bool:
     if not kinds:
         return False
     fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 5.6), layout="constrained")
-    labels = ["whole", "first 50", "first 20"]
     for ax, (kind, rows) in zip(np.atleast_1d(axes), kinds.items(), strict=True):
         for row, values in rows.items():
-            ax.plot(labels, values, marker="o", label=row)
+            ax.plot(LENGTH_LABELS, values, marker="o", label=row)
         for value, target in LENGTH_TARGETS[kind]:
             ax.axhline(value, color="grey", linestyle=":", linewidth=1)
             ax.annotate(target, (0, value), xytext=(2, 2), textcoords="offset points", fontsize=7)
